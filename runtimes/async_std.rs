@@ -1,0 +1,1 @@
+//! The async-std runtime (filled by its issue).

@@ -1,0 +1,1 @@
+//! The mio runtime (filled by its issue).

@@ -1,0 +1,194 @@
+//! Commands: the [`Cmd`] builder, the [`ToArgs`] trait for arguments, and (generated) typed constructors.
+//!
+//! A `Cmd` holds its arguments already encoded as RESP bulk strings, so sending it is one copy.
+
+use crate::resp::encoder::{format_i64, format_u64, write_header};
+use bytes::{BufMut, BytesMut};
+
+/// One Redis command: a name and its arguments.
+///
+/// ```
+/// use redwire::Cmd;
+/// let cmd = Cmd::new("SET").arg("key").arg(42);
+/// assert_eq!(cmd.name(), b"SET");
+/// assert_eq!(cmd.args().collect::<Vec<_>>(), vec![&b"SET"[..], b"key", b"42"]);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[must_use = "a command does nothing until it is sent"]
+pub struct Cmd {
+    /// The arguments, each encoded as `$<len>\r\n<bytes>\r\n`.
+    body: BytesMut,
+    argc: usize,
+}
+
+impl Cmd {
+    /// A command with its name as the first argument (`Cmd::new("GET")`, or `Cmd::new("CLIENT").arg("LIST")`).
+    pub fn new(name: impl AsRef<[u8]>) -> Cmd {
+        let mut cmd = Cmd { body: BytesMut::with_capacity(64), argc: 0 };
+        cmd.push_arg(name.as_ref());
+        cmd
+    }
+
+    /// Appends one or more arguments (a slice or a tuple gives several).
+    pub fn arg<T: ToArgs>(mut self, arg: T) -> Cmd {
+        arg.write_args(&mut self);
+        self
+    }
+
+    /// Appends arguments in place.
+    pub fn add_arg<T: ToArgs>(&mut self, arg: T) -> &mut Cmd {
+        arg.write_args(self);
+        self
+    }
+
+    /// Appends one raw argument. This is what every [`ToArgs`] implementation ends in.
+    pub fn push_arg(&mut self, arg: &[u8]) {
+        write_header(&mut self.body, b'$', arg.len() as i64);
+        self.body.reserve(arg.len() + 2);
+        self.body.put_slice(arg);
+        self.body.put_slice(b"\r\n");
+        self.argc += 1;
+    }
+
+    /// Appends one integer argument, formatted without allocating.
+    pub fn push_int(&mut self, n: i64) {
+        let mut digits = [0u8; 21];
+        self.push_arg(format_i64(n, &mut digits));
+    }
+
+    /// Appends one unsigned integer argument, formatted without allocating.
+    pub fn push_uint(&mut self, n: u64) {
+        let mut digits = [0u8; 21];
+        self.push_arg(format_u64(n, &mut digits));
+    }
+
+    /// The number of arguments, the name included.
+    pub fn arg_count(&self) -> usize {
+        self.argc
+    }
+
+    /// The command name as given (the first argument).
+    pub fn name(&self) -> &[u8] {
+        self.args().next().unwrap_or(b"")
+    }
+
+    /// Every argument, the name first.
+    pub fn args(&self) -> Args<'_> {
+        Args { rest: &self.body }
+    }
+
+    /// The `i`th argument (0 is the name).
+    pub fn arg_at(&self, i: usize) -> Option<&[u8]> {
+        self.args().nth(i)
+    }
+
+    /// Appends the command's RESP encoding to `buf`: one header and one copy of the body.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.reserve(self.body.len() + 16);
+        write_header(buf, b'*', self.argc as i64);
+        buf.put_slice(&self.body);
+    }
+
+    /// The size of [`Cmd::encode`]'s output, give or take the array header.
+    pub fn encoded_len(&self) -> usize {
+        self.body.len() + 16
+    }
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        for a in self.args() {
+            list.entry(&String::from_utf8_lossy(a));
+        }
+        list.finish()
+    }
+}
+
+/// Iterator over a [`Cmd`]'s arguments.
+#[derive(Debug, Clone)]
+pub struct Args<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        // The body is written only by `Cmd::push_arg`: `$<len>\r\n<bytes>\r\n`, so it parses by construction.
+        let rest = self.rest.strip_prefix(b"$")?;
+        let nl = memchr::memchr(b'\r', rest)?;
+        let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+        let start = nl + 2;
+        let arg = rest.get(start..start + len)?;
+        self.rest = &rest[start + len + 2..];
+        Some(arg)
+    }
+}
+
+/// Something that can be written as one or more command arguments.
+///
+/// Implement it for your own types to pass them straight to [`Cmd::arg`].
+pub trait ToArgs {
+    /// Appends this value's arguments to `cmd` (usually through [`Cmd::push_arg`]).
+    fn write_args(&self, cmd: &mut Cmd);
+}
+
+impl<T: ToArgs + ?Sized> ToArgs for &T {
+    fn write_args(&self, cmd: &mut Cmd) {
+        (**self).write_args(cmd)
+    }
+}
+
+impl ToArgs for str {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self.as_bytes())
+    }
+}
+
+impl ToArgs for String {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self.as_bytes())
+    }
+}
+
+impl ToArgs for [u8] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self)
+    }
+}
+
+impl ToArgs for bytes::Bytes {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self)
+    }
+}
+
+macro_rules! int_args {
+    ($($t:ty => $push:ident as $as:ty),*) => {$(
+        impl ToArgs for $t {
+            fn write_args(&self, cmd: &mut Cmd) {
+                cmd.$push(*self as $as)
+            }
+        }
+    )*};
+}
+int_args!(i8 => push_int as i64, i16 => push_int as i64, i32 => push_int as i64, i64 => push_int as i64,
+    isize => push_int as i64, u8 => push_uint as u64, u16 => push_uint as u64, u32 => push_uint as u64,
+    u64 => push_uint as u64, usize => push_uint as u64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_like_encode_command() {
+        let cmd = Cmd::new("SET").arg("k").arg(-12).arg(&b"a\r\nb"[..]);
+        let mut a = BytesMut::new();
+        cmd.encode(&mut a);
+        let mut b = BytesMut::new();
+        crate::resp::encode_command(&mut b, &[&b"SET"[..], b"k", b"-12", b"a\r\nb"]);
+        assert_eq!(a, b);
+        assert_eq!(cmd.arg_count(), 4);
+        assert_eq!(cmd.arg_at(3), Some(&b"a\r\nb"[..]));
+    }
+}

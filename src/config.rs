@@ -1,0 +1,1 @@
+//! Connection configuration and URL parsing (filled by the Connection issue).

@@ -1,0 +1,1 @@
+//! The sans-IO Connection state machine (filled by the Connection issue).

@@ -1,0 +1,1 @@
+//! Every mode transition of a connection (filled by the Connection issue).
