@@ -225,6 +225,7 @@ fn killed_test_process_still_stops_its_server() {
     if std::env::var_os(CHILD).is_some() {
         let server = Server::start();
         println!("\nSERVER_PID={}", server.pid());
+        println!("SERVER_SOCKET={}", server.unix_path().display());
         std::io::stdout().flush().unwrap();
         let me = std::process::id().to_string();
         let _ = std::process::Command::new("kill").args(["-9", &me]).status();
@@ -238,19 +239,19 @@ fn killed_test_process_still_stops_its_server() {
         .output()
         .expect("re-run this test binary");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let pid: u32 = stdout
-        .lines()
-        .find_map(|l| l.split("SERVER_PID=").nth(1))
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| {
-            panic!("child printed no pid; stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
-        });
+    let printed = |key: &str| stdout.lines().find_map(|l| l.split(key).nth(1)).map(|v| v.trim().to_string());
+    let socket = std::path::PathBuf::from(printed("SERVER_SOCKET=").expect("child printed its socket path"));
+    let pid: u32 = printed("SERVER_PID=").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
+        panic!("child printed no pid; stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+    });
     assert!(!out.status.success(), "the child test process should have been killed");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while pid_alive(pid) && Instant::now() < deadline {
+    let dir = socket.parent().expect("the socket is in the server's temp dir");
+    while (pid_alive(pid) || dir.exists()) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!pid_alive(pid), "server pid {pid} outlived its killed test process by 10 s");
+    assert!(!dir.exists(), "temp dir {} outlived its killed test process by 10 s", dir.display());
 }
 
 #[test]

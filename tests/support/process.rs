@@ -121,15 +121,16 @@ impl Drop for Running {
     }
 }
 
-/// Starts a watchdog that kills `pid` when this test process dies without dropping its `Server` (killed
-/// by a signal, `abort`, `panic = "abort"`, `std::process::exit`): `sh` blocks reading a pipe whose only
-/// writer is this process (std opens it close-on-exec, so no other child inherits it); the kernel closes
-/// it when this process ends, the read returns, and the server gets SIGKILL.
-fn start_watchdog(pid: u32) -> Option<Child> {
+/// Starts a watchdog that kills `pid` and removes `dir` when this test process dies without dropping its
+/// `Server` (killed by a signal, `abort`, `panic = "abort"`, `std::process::exit`): `sh` blocks reading a
+/// pipe whose only writer is this process (std opens it close-on-exec, so no other child inherits it);
+/// the kernel closes it when this process ends, the read returns, and the server gets SIGKILL.
+fn start_watchdog(pid: u32, dir: &Path) -> Option<Child> {
     let watchdog = Command::new("sh")
         .arg("-c")
-        .arg("read _ignored; kill -9 \"$0\" 2>/dev/null")
+        .arg("read _ignored; kill -9 \"$0\" 2>/dev/null; sleep 1; rm -rf \"$1\"")
         .arg(pid.to_string())
+        .arg(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -190,7 +191,7 @@ impl Spawn<'_> {
             .stderr(stdio)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
-        let watchdog = start_watchdog(child.id());
+        let watchdog = start_watchdog(child.id(), self.dir);
         let mut running = Running { child, watchdog };
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
