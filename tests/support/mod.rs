@@ -26,12 +26,16 @@
 //! client never breaks the harness that tests it.
 #![allow(dead_code)]
 
+mod host;
+mod probe;
 mod process;
 mod raw;
 
 pub use raw::RawClient;
 
-use process::{Info, Running, Spawn, TempDir};
+use host::TempDir;
+use probe::Info;
+use process::{Running, Spawn};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -73,7 +77,7 @@ impl Server {
 
     /// Starts a server with `opts`; waits (at most 10 s) until it answers PING.
     pub fn start_with(opts: ServerOptions) -> Server {
-        let bin = process::server_binary();
+        let bin = host::server_binary();
         let dir = TempDir::new();
         let unix_path = dir.0.join("redis.sock");
         let spawn =
@@ -118,7 +122,7 @@ impl Server {
 
     /// `true` while the server process runs.
     pub fn is_running(&self) -> bool {
-        self.running.is_some() && process::pid_alive(self.pid)
+        self.running.is_some() && host::pid_alive(self.pid)
     }
 
     /// Kills the server now (SIGKILL) and waits for it to exit. The port and socket path stay reserved
@@ -147,7 +151,7 @@ impl Server {
     pub fn is_valkey(&self) -> bool {
         match self.info.redis_version {
             Some(_) => self.info.valkey,
-            None => process::binary_version(&self.bin).valkey,
+            None => host::binary_version(&self.bin).valkey,
         }
     }
 
@@ -160,7 +164,7 @@ impl Server {
         if let Some(v) = self.info.redis_version {
             return v;
         }
-        let b = process::binary_version(&self.bin);
+        let b = host::binary_version(&self.bin);
         assert!(!b.valkey, "INFO server was unreadable, and Valkey's redis_version is not in its --version");
         b.version
     }
@@ -169,7 +173,7 @@ impl Server {
     pub fn valkey_version(&self) -> Option<(u32, u32, u32)> {
         match self.info.redis_version {
             Some(_) => self.info.valkey_version,
-            None => self.is_valkey().then(|| process::binary_version(&self.bin).version),
+            None => self.is_valkey().then(|| host::binary_version(&self.bin).version),
         }
     }
 
@@ -199,5 +203,5 @@ impl Drop for Server {
 
 /// `true` while `pid` is a live process (zombies count as gone). For asserting that a server stopped.
 pub fn pid_alive(pid: u32) -> bool {
-    process::pid_alive(pid)
+    host::pid_alive(pid)
 }
