@@ -284,3 +284,23 @@ fn parallel_servers_get_distinct_ports() {
         ping(&mut tcp(server));
     }
 }
+
+#[test]
+fn restart_waits_while_another_process_holds_the_port() {
+    let mut server = Server::start();
+    server.kill();
+    // Hold the port (listening, never answering) the way a foreign process would, then let go.
+    let holder = std::net::TcpListener::bind(server.addr()).expect("the killed server's port is free");
+    let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = released.clone();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(holder);
+    });
+    server.restart();
+    assert!(released.load(std::sync::atomic::Ordering::SeqCst), "restart succeeded while the port was held");
+    release.join().unwrap();
+    ping(&mut tcp(&server));
+    ping(&mut unix(&server));
+}
