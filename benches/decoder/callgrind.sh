@@ -10,10 +10,13 @@ args=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
 [ $# -gt 0 ] && shift
 command -v valgrind >/dev/null || { echo "callgrind.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-bin=$(cargo bench --bench decoder --no-run "${args[@]}" 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
+# BIN=path/to/a/saved/decoder-binary compares against an older build (e.g. before an optimisation).
+bin=${BIN:-$(cargo bench --bench decoder --no-run "${args[@]}" 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)}
 [ -x "$bin" ] || { echo "callgrind.sh: could not build the decoder bench" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+cp "$bin" "$out/decoder" # a rebuild during the run must not change what is measured
+bin="$out/decoder"
 printf '%-34s %14s %10s %10s\n' "workload/parser" "instructions" "per byte" "per leaf"
 for spec in "$@"; do
   info=$(REDWIRE_BENCH_ONCE="$spec" valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*drive*' \

@@ -4,7 +4,7 @@
 //! in this bench file. What a hiredis user pays is measured: feeding (hiredis copies into its own buffer),
 //! building the reply objects (a `malloc` per string and array), walking them, and freeing them.
 
-use super::workloads::Sum;
+use super::workloads::{Sum, Tally};
 use bytes::BytesMut;
 use redwire::resp::ReplyParser;
 use std::ffi::{c_char, c_int, c_longlong, c_void, CStr};
@@ -44,15 +44,15 @@ extern "C" {
     fn freeReplyObject(reply: *mut c_void);
 }
 
-/// One `redisReader`, freed on drop.
-pub struct Hiredis(*mut ReaderHead);
+/// One `redisReader`, freed on drop, and the tally of what it parsed.
+pub struct Hiredis(*mut ReaderHead, Sum);
 
 impl Hiredis {
     pub fn new() -> Hiredis {
         // SAFETY: no preconditions; a null return is an allocation failure, checked here.
         let r = unsafe { redisReaderCreate() };
         assert!(!r.is_null(), "redisReaderCreate returned NULL");
-        Hiredis(r)
+        Hiredis(r, Sum::default())
     }
 
     fn error(&self) -> String {
@@ -72,23 +72,29 @@ impl Drop for Hiredis {
 ///
 /// # Safety
 /// `r` points to a live reply built by hiredis's default functions.
-unsafe fn walk(r: *const Reply) -> Sum {
+unsafe fn walk(r: *const Reply, s: &mut Sum) {
     let r = &*r;
     match r.kind {
-        REPLY_STRING | REPLY_STATUS | REPLY_ERROR => Sum::leaf(r.len as u64),
-        REPLY_INTEGER => Sum::leaf(r.integer as u64),
-        REPLY_NIL => Sum::leaf(0),
-        REPLY_ARRAY => (0..r.elements).map(|i| walk(*r.element.add(i))).sum(),
+        REPLY_STRING | REPLY_STATUS | REPLY_ERROR => s.leaf(r.len as u64),
+        REPLY_INTEGER => s.leaf(r.integer as u64),
+        REPLY_NIL => s.leaf(0),
+        REPLY_ARRAY => (0..r.elements).for_each(|i| walk(*r.element.add(i), s)),
         other => panic!("hiredis reply type {other}"),
     }
 }
 
+impl Tally for Hiredis {
+    fn tally(&self) -> Sum {
+        self.1
+    }
+}
+
 impl ReplyParser for Hiredis {
-    type Output = Sum;
+    type Output = ();
     type Error = String;
     /// Moves whatever `buf` holds into hiredis's buffer, then asks for the next reply.
     #[inline]
-    fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<Sum>, String> {
+    fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<()>, String> {
         if !buf.is_empty() {
             // SAFETY: a live reader and a valid slice; hiredis copies the bytes.
             if unsafe { redisReaderFeed(self.0, buf.as_ptr().cast(), buf.len()) } != REDIS_OK {
@@ -104,9 +110,10 @@ impl ReplyParser for Hiredis {
         if reply.is_null() {
             return Ok(None);
         }
+        self.1.replies += 1;
         // SAFETY: a reply hiredis just built; freed exactly once, after the walk.
-        let sum = unsafe { walk(reply.cast()) };
+        unsafe { walk(reply.cast(), &mut self.1) };
         unsafe { freeReplyObject(reply) };
-        Ok(Some(sum.reply()))
+        Ok(Some(()))
     }
 }

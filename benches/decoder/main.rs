@@ -35,23 +35,20 @@ use redwire::resp::ReplyParser;
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 use table::{Cell, Unit};
-use workloads::{Feed, Sum, Workload};
+use workloads::{Feed, Sum, Tally, Workload};
 
 /// Feeds `w` to `p` and returns what it parsed. The function callgrind's `--toggle-collect` selects.
 #[inline(never)]
-fn drive<P: ReplyParser<Output = Sum, Error = String>>(mut p: P, w: &Workload) -> Sum {
+fn drive<P: ReplyParser<Output = (), Error = String> + Tally>(mut p: P, w: &Workload) -> Sum {
     match w.feed {
         Feed::Slices(n) => {
             let mut buf = BytesMut::with_capacity(workloads::READ * 2);
-            let mut total = Sum::default();
             for chunk in w.input.chunks(n) {
                 buf.extend_from_slice(chunk);
-                while let Some(s) = p.parse(&mut buf).expect("valid input") {
-                    total = total + s;
-                }
+                while p.parse(&mut buf).expect("valid input").is_some() {}
             }
             assert!(buf.is_empty(), "{}: {} bytes left unparsed", w.name, buf.len());
-            total
+            p.tally()
         }
         Feed::Stalled { calls } => {
             let mut buf = BytesMut::from(&w.input[..]);
@@ -86,12 +83,12 @@ fn parsers() -> Vec<Parser> {
                 Feed::Slices(_) => drive(Redwire::new(), w),
             },
         },
-        Parser { name: "rp-resp2", supports: resp2, run: |w| drive(RedisProtocol2, w) },
+        Parser { name: "rp-resp2", supports: resp2, run: |w| drive(RedisProtocol2::default(), w) },
         Parser {
             name: "rp-resp3",
             // A RESP3 decoder: it rejects RESP2's `$-1` null (RESP3 servers send `_`).
             supports: |w| if w.resp2_nulls { Err("no $-1") } else { Ok(()) },
-            run: |w| drive(RedisProtocol3, w),
+            run: |w| drive(RedisProtocol3::default(), w),
         },
         Parser {
             name: "redis-rs",

@@ -1,8 +1,8 @@
 //! Prints the side-by-side table from criterion's results of this run: rows are workloads, columns are each
 //! parser's MB/s, then redwire's speed as a multiple of each peer's (> 1.00 means redwire is faster).
 //!
-//! Reads `<criterion dir>/<workload>/<parser>/new/estimates.json` (median time per iteration) for the
-//! benchmarks this process ran, skipping files older than the run. Measures nothing itself.
+//! Reads `<criterion dir>/<workload>/<parser>/new/sample.json` (the fastest sample's time per iteration)
+//! for the benchmarks this process ran, skipping files older than the run. Measures nothing itself.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,15 +38,20 @@ pub fn criterion_dir() -> PathBuf {
     exe.ancestors().nth(3).map_or_else(|| "target".into(), Path::to_path_buf).join("criterion")
 }
 
-/// The median nanoseconds per iteration, when criterion wrote it after `since`.
-fn median_ns(dir: &Path, workload: &str, parser: &str, since: SystemTime) -> Option<f64> {
-    let path = dir.join(workload).join(parser).join("new").join("estimates.json");
+/// The fastest sample's nanoseconds per iteration, when criterion wrote it after `since`. The fastest, not
+/// the median: on a machine shared with other work, interference only ever adds time.
+fn best_ns(dir: &Path, workload: &str, parser: &str, since: SystemTime) -> Option<f64> {
+    let path = dir.join(workload).join(parser).join("new").join("sample.json");
     let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
     if modified < since {
         return None;
     }
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
+    let per_iter =
+        |(iters, time): (&serde_json::Value, &serde_json::Value)| Some(time.as_f64()? / iters.as_f64()?);
+    let iters = json["iters"].as_array()?;
+    let times = json["times"].as_array()?;
+    iters.iter().zip(times).filter_map(per_iter).reduce(f64::min)
 }
 
 /// Prints the table for `cells` (in the order the parsers first appear), `reference` being the parser the
@@ -65,7 +70,7 @@ pub fn print(cells: &[Cell], reference: &str, since: SystemTime) {
         }
         let figure = match c.skipped {
             Some(why) => Err(why),
-            None => match median_ns(&dir, c.workload, c.parser, since) {
+            None => match best_ns(&dir, c.workload, c.parser, since) {
                 // MB/s (higher is better) or ns/call (lower is better).
                 Some(ns) => Ok(match c.unit {
                     Unit::Bytes(b) => b as f64 / ns * 1e3,
@@ -84,8 +89,9 @@ pub fn print(cells: &[Cell], reference: &str, since: SystemTime) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
     println!(
-        "Parsers side by side: MB/s (ns/call for stalled rows); `x peer` = redwire's speed / the peer's."
+        "Parsers side by side, fastest of 10 samples: MB/s (ns/call on the huge_len row, lower is better);"
     );
+    println!("`x peer` = redwire's speed / the peer's (> 1: redwire is faster).");
     println!(
         "Machine: {cores} cores, load average {}",
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
@@ -100,6 +106,9 @@ pub fn print(cells: &[Cell], reference: &str, since: SystemTime) {
     println!("{header}");
     println!("{}", "-".repeat(header.len()));
     for (w, unit) in &rows {
+        if !parsers.iter().any(|p| matches!(figures.get(&(*w, *p)), Some(Ok(_)))) {
+            continue; // not measured in this run (criterion filter)
+        }
         let mut line = format!("{w:<20}");
         for p in &parsers {
             line += &match figures.get(&(*w, *p)) {
