@@ -89,7 +89,7 @@ pub fn print(cells: &[Cell], reference: &str, since: SystemTime) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
     println!(
-        "Parsers side by side, fastest of 10 samples: MB/s (ns/call on the huge_len row, lower is better);"
+        "Parsers side by side, thread CPU time, fastest of 10 samples: MB/s (ns/call on the huge_len row);"
     );
     println!("`x peer` = redwire's speed / the peer's (> 1: redwire is faster).");
     println!(
