@@ -5,17 +5,21 @@
 //! Run, then read the table printed at the end (MB/s per parser, redwire's ratio to each peer):
 //!
 //! ```text
-//! cargo bench --bench decoder --features bench-hiredis        # all workloads, ~6 minutes
+//! cargo bench --bench decoder --features bench-hiredis        # all workloads, ~5 minutes
 //! cargo bench --bench decoder --features bench-hiredis -- lrange   # one workload (criterion filter)
 //! ```
 //!
 //! Without the feature, hiredis is skipped with a message. To count instructions instead of timing (repeatable
-//! on a busy machine), run one workload and parser once under callgrind:
+//! on a busy machine): `bash benches/decoder/callgrind.sh --features bench-hiredis -- lrange600_1k/redwire
+//! lrange600_1k/hiredis` (it runs `REDWIRE_BENCH_ONCE=<workload>/<parser>` once under callgrind, counting
+//! only `drive`).
 //!
-//! ```text
-//! REDWIRE_BENCH_ONCE=lrange600_1k/redwire valgrind --tool=callgrind --collect-atstart=no \
-//!   --toggle-collect='*drive*' target/release/deps/decoder-<hash>
-//! ```
+//! The pathological rows: `bytewise_nested_1k` feeds 1 000 nested replies one byte per call;
+//! `deep1000_100` is 100 replies nested 1 000 deep (within redwire's 1024; the redis crate stops at 100 and
+//! hiredis 0.14 at 7, so they are marked); `huge_len_10k_calls` offers `$2147483647\r\nabc` 10 000 times and
+//! every call must answer "incomplete" (that redwire allocates nothing meanwhile is the decoder test
+//! `huge_declared_lengths_allocate_nothing`; here it runs with a 4 GiB bulk limit, since its default 512 MiB
+//! limit rejects that header at once).
 //!
 //! Times are the benchmark thread's CPU time (`benches/decoder/cpu_time.rs`), so that waiting for a core on
 //! a busy machine does not count; the table takes each benchmark's fastest sample.
