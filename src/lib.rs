@@ -6,11 +6,23 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod event;
+pub mod pipeline;
 pub mod resp;
+
+mod classify;
+mod handshake;
+mod pubsub;
+mod request;
 mod state;
+mod url;
 
 pub use cmd::{Cmd, ToArgs};
+pub use config::Config;
+pub use connection::Connection;
 pub use error::{Error, Result};
+pub use event::{Event, RequestId};
+pub use pipeline::Pipeline;
 
 #[cfg(feature = "blocking")]
 #[path = "../runtimes/blocking/mod.rs"]
