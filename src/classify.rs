@@ -104,7 +104,7 @@ fn client_subcommand(cmd: &Cmd) -> Class {
 fn blocking_seconds(arg: Option<&[u8]>) -> Class {
     let seconds = arg.and_then(|a| std::str::from_utf8(a).ok()).and_then(|s| s.trim().parse::<f64>().ok());
     match seconds {
-        Some(s) if s == 0.0 => Class::Blocking(None),
+        Some(0.0) => Class::Blocking(None),
         Some(s) => match Duration::try_from_secs_f64(s) {
             Ok(d) => Class::Blocking(Some(d)),
             Err(_) => Class::Plain,

@@ -588,8 +588,10 @@ impl Connection {
 
     fn handle_reply(&mut self, value: Value, attribute: Option<Attributes>) {
         let Some(head) = self.queue.front_mut() else {
-            return self
-                .fail_protocol(format!("the server sent a {} while no request was waiting", value.kind()));
+            return self.fail_protocol(format!(
+                "the server sent a reply ({}) while no request was waiting",
+                value.kind()
+            ));
         };
         match head.pending {
             Pending::Handshake { step, ignore } => {
