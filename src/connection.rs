@@ -278,6 +278,8 @@ impl Connection {
         }
         let cmds = pipeline.cmds();
         let mut extra = Some(Duration::ZERO);
+        // Commands with a send-time effect (WATCH, SELECT, ...): few, applied once all are admitted.
+        let mut effects = Vec::new();
         for cmd in cmds {
             let class = classify(cmd);
             self.state.admit(class, Ctx::Pipeline)?;
@@ -285,10 +287,11 @@ impl Connection {
                 (Some(a), Some(b)) => a.checked_add(b),
                 _ => None,
             };
+            if !matches!(class, Class::Plain | Class::Blocking(_)) {
+                effects.push(class);
+            }
         }
-        for cmd in cmds {
-            self.state.on_send(classify(cmd));
-        }
+        effects.into_iter().for_each(|class| self.state.on_send(class));
         if cmds.is_empty() {
             self.next_id += 1;
             let id = RequestId(self.next_id);
@@ -317,12 +320,15 @@ impl Connection {
     /// `QUIT`, `RESET`, refused commands); the sticky fatal error once the connection is dead.
     pub fn send_transaction(&mut self, cmds: &[Cmd], now: Instant) -> Result<RequestId> {
         self.state.admit(Class::Multi, Ctx::Single)?;
+        let mut effects = Vec::new();
         for cmd in cmds {
-            self.state.admit(classify(cmd), Ctx::Transaction)?;
+            let class = classify(cmd);
+            self.state.admit(class, Ctx::Transaction)?;
+            if !matches!(class, Class::Plain | Class::Blocking(_)) {
+                effects.push(class);
+            }
         }
-        for cmd in cmds {
-            self.state.on_send(classify(cmd));
-        }
+        effects.into_iter().for_each(|class| self.state.on_send(class));
         self.state.on_send_transaction();
         let pending = Pending::Transaction {
             commands: cmds.len(),
