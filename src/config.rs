@@ -133,7 +133,8 @@ impl Config {
     ///   omitted, host `127.0.0.1` when empty);
     /// - `redis+unix:///path/to/socket[?params]` (also spelled `unix://`), with the database in `db=`.
     ///
-    /// User and password are percent-decoded (`%40` for `@`, `%3A` for `:`), as are the path and parameter
+    /// A user given without a password authenticates with an empty password (what an ACL user with
+    /// `nopass` expects). User and password are percent-decoded (`%40` for `@`, `%3A` for `:`), as are the path and parameter
     /// values. Parameters: `db`, `protocol` (`2` or `3`), `client_name`, `connect_timeout`,
     /// `response_timeout`. A timeout is a number with an optional unit: `5s`, `250ms`, `1.5` (seconds when
     /// no unit is given); `0` means no timeout.

@@ -37,11 +37,8 @@ pub(crate) fn steps(config: &Config, protocol: Protocol) -> Vec<(Step, Cmd)> {
     match protocol {
         Protocol::Resp3 => {
             let mut hello = Cmd::new("HELLO").arg("3");
-            if let Some(password) = &config.password {
-                hello
-                    .add_arg("AUTH")
-                    .add_arg(config.username.as_deref().unwrap_or("default"))
-                    .add_arg(password);
+            if let Some((user, password)) = credentials(config) {
+                hello.add_arg("AUTH").add_arg(user.unwrap_or("default")).add_arg(password);
             }
             if let Some(name) = &config.client_name {
                 hello.add_arg("SETNAME").add_arg(name);
@@ -49,9 +46,9 @@ pub(crate) fn steps(config: &Config, protocol: Protocol) -> Vec<(Step, Cmd)> {
             steps.push((Step::Hello, hello));
         }
         Protocol::Resp2 => {
-            if let Some(password) = &config.password {
+            if let Some((user, password)) = credentials(config) {
                 let mut auth = Cmd::new("AUTH");
-                if let Some(user) = &config.username {
+                if let Some(user) = user {
                     auth.add_arg(user);
                 }
                 steps.push((Step::Auth, auth.arg(password)));
@@ -65,6 +62,16 @@ pub(crate) fn steps(config: &Config, protocol: Protocol) -> Vec<(Step, Cmd)> {
         steps.push((Step::Select, Cmd::new("SELECT").arg(config.db)));
     }
     steps
+}
+
+/// The user (if any) and password to authenticate with: none without either; an empty password for a user
+/// given alone (an ACL user with `nopass` accepts it, any other refuses it with a clear error, rather
+/// than the connection silently running as `default`).
+fn credentials(config: &Config) -> Option<(Option<&str>, &str)> {
+    match (config.username.as_deref(), config.password.as_deref()) {
+        (None, None) => None,
+        (user, password) => Some((user, password.unwrap_or(""))),
+    }
 }
 
 /// Judges the reply to `step`.
@@ -115,6 +122,9 @@ mod tests {
         let config = Config::default().with_password("p");
         assert_eq!(names(&steps(&config, Protocol::Resp3)), [r#"["HELLO", "3", "AUTH", "default", "p"]"#]);
         assert_eq!(names(&steps(&Config::default(), Protocol::Resp3)), [r#"["HELLO", "3"]"#]);
+        let user_only = Config::from_url("redis://robot@h").unwrap();
+        assert_eq!(names(&steps(&user_only, Protocol::Resp3)), [r#"["HELLO", "3", "AUTH", "robot", ""]"#]);
+        assert_eq!(names(&steps(&user_only, Protocol::Resp2)), [r#"["AUTH", "robot", ""]"#]);
     }
 
     #[test]

@@ -236,6 +236,17 @@ fn acl_user_password_and_db_3_over_tcp_and_unix_in_both_protocols() {
 }
 
 #[test]
+fn a_user_without_a_password_authenticates_as_that_user() {
+    let server = Server::start();
+    assert_eq!(server.raw().cmd_str(&["ACL", "SETUSER", "robot", "on", "nopass", "~*", "+@all"]), ok());
+    for protocol in PROTOCOLS {
+        let mut c =
+            Client::url(&format!("redis://robot@127.0.0.1:{}?protocol={}", server.port(), p(protocol)));
+        assert_eq!(c.call(&["ACL", "WHOAMI"]), bulk("robot"));
+    }
+}
+
+#[test]
 fn wrong_password_noauth_and_bad_db_fail_the_handshake_saying_which() {
     let server =
         Server::start_with(ServerOptions { args: vec!["--requirepass".into(), "right".into()], unix: true });

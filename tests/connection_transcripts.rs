@@ -68,6 +68,14 @@ fn both(body: impl Fn(&mut Driver, Protocol)) {
     }
 }
 
+#[test]
+fn a_connection_can_move_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<redwire::Connection>();
+    assert_send_sync::<redwire::Event>();
+    assert_send_sync::<redwire::Config>();
+}
+
 // ---------------------------------------------------------------- handshake
 
 #[test]
