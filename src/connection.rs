@@ -118,7 +118,6 @@ const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 /// When a deadline passes, [`handle_timeout`](Self::handle_timeout) emits [`Event::TimedOut`] and poisons
 /// the connection. Without a response timeout there are no deadlines. The handshake has none: runtimes
 /// bound connect plus handshake with [`Config::connect_timeout`].
-#[derive(Debug)]
 pub struct Connection {
     config: Config,
     state: State,
@@ -639,7 +638,7 @@ impl Connection {
     fn handle_handshake_reply(&mut self, step: handshake::Step, ignore: bool, reply: &Value) {
         if !ignore {
             match handshake::judge(step, &self.config, reply) {
-                Verdict::Ok(Some(protocol)) => self.state.protocol = protocol,
+                Verdict::Ok(Some(protocol)) => self.state.on_hello(protocol),
                 Verdict::Ok(None) => {}
                 Verdict::FallBack if !self.state.ready => {
                     // The steps already sent behind HELLO may have failed for want of AUTH: redo them all.
@@ -664,6 +663,26 @@ impl Connection {
             }
         }
         self.check_handshake_done();
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    /// A summary: buffers are shown by length, never by content.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.config.addr)
+            .field("protocol", &self.state.protocol)
+            .field("ready", &self.state.ready)
+            .field("fatal", &self.state.fatal)
+            .field("in_flight", &self.user_in_flight)
+            .field("subscribed", &self.state.is_subscribed())
+            .field("watching", &self.state.watching)
+            .field("in_multi", &self.state.in_multi)
+            .field("db", &self.state.db)
+            .field("buffered_in", &self.read.len())
+            .field("buffered_out", &(self.out.len() + self.held.len()))
+            .field("events", &self.events.len())
+            .finish()
     }
 }
 

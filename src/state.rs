@@ -267,6 +267,11 @@ impl State {
         self.ready = true;
     }
 
+    /// `HELLO` succeeded: the server speaks `protocol` from its next reply on.
+    pub(crate) fn on_hello(&mut self, protocol: Protocol) {
+        self.protocol = protocol;
+    }
+
     /// `HELLO` was refused as unknown: go on in RESP2.
     pub(crate) fn on_fallback(&mut self) {
         self.target = Protocol::Resp2;

@@ -74,6 +74,12 @@ fn a_connection_can_move_between_threads() {
     assert_send_sync::<redwire::Connection>();
     assert_send_sync::<redwire::Event>();
     assert_send_sync::<redwire::Config>();
+    let conn = redwire::Connection::new(r3().with_password("hunter2"));
+    let debug = format!("{conn:?}");
+    assert!(
+        debug.contains("buffered_out: ") && !debug.contains("hunter2") && !debug.contains("HELLO"),
+        "{debug}"
+    );
 }
 
 // ---------------------------------------------------------------- handshake

@@ -4,8 +4,8 @@
 //! Test-only; no assertions live here, the tests make them.
 #![allow(dead_code)]
 
-use bytes::{Bytes, BytesMut};
-use redwire::event::{MessageKind, SubscriptionKind};
+use bytes::BytesMut;
+use redwire::event::MessageKind;
 use redwire::resp::{Decoder, Value};
 use redwire::{Cmd, Config, Connection, Error, Event, Pipeline, RequestId};
 use std::time::{Duration, Instant};
@@ -291,12 +291,4 @@ pub fn confirm(kind: char, name: &str, channel: Option<&str>, count: i64) -> Vec
 
 pub fn concat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
-}
-
-pub fn bytes(s: &'static str) -> Bytes {
-    Bytes::from_static(s.as_bytes())
-}
-
-pub fn kinds() -> [SubscriptionKind; 2] {
-    [SubscriptionKind::Subscribe, SubscriptionKind::PSubscribe]
 }
