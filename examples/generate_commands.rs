@@ -772,6 +772,12 @@ fn plan(c: &Command, enums: &mut Enums) -> Option<Plan> {
             g.activate(a, ctx, false, &HashMap::new(), &mut ctor).expect("constructors never expand");
         }
     }
+    // Undocumented arguments (DEBUG's subcommands): one free-form parameter, so the constructor is usable.
+    let base = if c.container.is_some() { 2 } else { 1 };
+    if c.args.is_empty() && !c.has_subcommands && c.arity.unsigned_abs() > base {
+        let p = ctor.param("args", "impl ToArgs".into());
+        ctor.items.push(Item::Val(1, p));
+    }
     // Identical methods reached twice (through expanded alternatives) are one; same names get qualified.
     let mut methods: Vec<Method> = Vec::new();
     for m in g.methods {
@@ -1103,6 +1109,10 @@ fn main() -> Res<()> {
                 let mut seen = old.servers.clone();
                 seen.extend(c.servers);
                 c.servers = seen;
+                // A command that blocks on any server is blocking: its response timeout must allow it.
+                if old.flags.iter().any(|f| f == "blocking") && !c.flags.iter().any(|f| f == "blocking") {
+                    c.flags.push("blocking".into());
+                }
             }
             cmds.insert(name, c);
         }

@@ -9,7 +9,7 @@ pub mod error;
 pub mod resp;
 mod state;
 
-pub use cmd::{Cmd, ToArgs};
+pub use cmd::{Cmd, FromValue, ToArgs};
 pub use error::{Error, Result};
 
 #[cfg(feature = "blocking")]

@@ -30,7 +30,7 @@ use std::hash::{BuildHasher, Hash};
 /// | `f64`, `f32` | doubles, integers, strings such as `"3.14"`, `"inf"`, `"-inf"`, `"nan"` |
 /// | `bool` | integers (0 is false), booleans, `+OK` (true), null (false), strings `"0"`/`"1"` |
 /// | `Option<T>` | null is `None`, anything else is `Some(T)` |
-/// | `Vec<T>`, sets | arrays, sets, pushes, maps (flattened to `k, v, ...`), null (empty) |
+/// | `Vec<T>`, sets | arrays, sets, pushes, maps (flattened to `k, v, ...`), null (empty); for a string or number `T`, nested pairs `[[m, s], ...]` are flattened too |
 /// | `HashMap`, `BTreeMap` | maps, flat arrays of pairs, arrays of pairs, null (empty) |
 /// | tuples (up to 12) | an array of exactly that many elements; inside a `Vec`, also consecutive elements |
 /// | `Result<T>` | anything: an error reply or a failed conversion becomes `Err` inside |
@@ -79,6 +79,11 @@ pub trait FromValue: Sized {
     /// This is how `Vec<(K, V)>` reads a RESP2 flat array of pairs.
     #[doc(hidden)]
     const FLAT_ARITY: usize = 1;
+
+    /// `true` for strings, numbers and booleans: a `Vec` of them flattens nested pairs (RESP3's
+    /// `[[member, score], ...]`) into RESP2's flat `[member, score, ...]`.
+    #[doc(hidden)]
+    const SCALAR: bool = false;
 
     /// Builds one `Self` from the next `FLAT_ARITY` elements of a flat sequence.
     #[doc(hidden)]
@@ -166,6 +171,8 @@ impl<T: FromValue> FromValue for Result<T> {
 }
 
 impl<T: FromValue> FromValue for Option<T> {
+    const SCALAR: bool = T::SCALAR;
+
     fn from_value(value: Value) -> Result<Option<T>> {
         match plain(value)? {
             Value::Null => Ok(None),
@@ -184,6 +191,8 @@ fn double_text(d: f64) -> String {
 }
 
 impl FromValue for Bytes {
+    const SCALAR: bool = true;
+
     fn from_value(value: Value) -> Result<Bytes> {
         let v = plain(value)?;
         if let Some(text) = text_of(&v) {
@@ -198,6 +207,8 @@ impl FromValue for Bytes {
 }
 
 impl FromValue for String {
+    const SCALAR: bool = true;
+
     fn from_value(value: Value) -> Result<String> {
         let bytes = Bytes::from_value(value)?;
         match std::str::from_utf8(&bytes) {
@@ -210,6 +221,8 @@ impl FromValue for String {
 macro_rules! int_from_value {
     ($($t:ty),*) => {$(
         impl FromValue for $t {
+            const SCALAR: bool = true;
+
             fn from_value(value: Value) -> Result<$t> {
                 let name = stringify!($t);
                 let v = plain(value)?;
@@ -243,6 +256,8 @@ macro_rules! int_from_value {
 int_from_value!(i8, i16, i32, i64, i128, isize, u16, u32, u64, u128, usize);
 
 impl FromValue for u8 {
+    const SCALAR: bool = true;
+
     fn from_value(value: Value) -> Result<u8> {
         let v = plain(value)?;
         match &v {
@@ -268,6 +283,8 @@ impl FromValue for u8 {
 macro_rules! float_from_value {
     ($($t:ty),*) => {$(
         impl FromValue for $t {
+            const SCALAR: bool = true;
+
             fn from_value(value: Value) -> Result<$t> {
                 let v = plain(value)?;
                 match &v {
@@ -285,6 +302,8 @@ macro_rules! float_from_value {
 float_from_value!(f64, f32);
 
 impl FromValue for bool {
+    const SCALAR: bool = true;
+
     fn from_value(value: Value) -> Result<bool> {
         let v = plain(value)?;
         match &v {
@@ -330,7 +349,16 @@ fn sequence<T: FromValue>(value: Value) -> Result<Vec<T>> {
             "an array".to_owned()
         }
     };
-    let (items, was_map) = elements(value, &expected)?;
+    let (mut items, was_map) = elements(value, &expected)?;
+    if T::SCALAR && items.iter().any(|i| is_aggregate(i).is_some()) {
+        items = items
+            .into_iter()
+            .flat_map(|i| match i.strip_attributes() {
+                Value::Array(inner) | Value::Set(inner) | Value::Push(inner) => inner,
+                scalar => vec![scalar],
+            })
+            .collect();
+    }
     let nested = n > 1 && !(was_map && n == 2) && items.iter().all(|i| is_aggregate(i) == Some(n));
     if n <= 1 || nested {
         return items.into_iter().map(T::from_value).collect();
@@ -560,6 +588,10 @@ mod tests {
         assert_eq!(set.into_iter().collect::<Vec<_>>(), vec![1, 2]);
         let flat_map: Vec<String> = conv(Value::Map(vec![(bulk("k"), bulk("v"))])).unwrap();
         assert_eq!(flat_map, vec!["k", "v"]);
+        let resp3_pairs = Value::Array(vec![Value::Array(vec![bulk("m"), Value::Double(1.5)])]);
+        assert_eq!(conv::<Vec<String>>(resp3_pairs.clone()).unwrap(), vec!["m", "1.5"]);
+        let nested: Vec<Vec<String>> = conv(resp3_pairs).unwrap();
+        assert_eq!(nested, vec![vec!["m".to_string(), "1.5".to_string()]]);
         assert_eq!(conv::<Vec<String>>(Value::Null).unwrap(), Vec::<String>::new());
         assert_eq!(
             message::<HashMap<String, String>>(Value::Array(vec![bulk("a")])),

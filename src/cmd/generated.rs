@@ -1763,8 +1763,8 @@ pub fn cluster_slots() -> Cmd {
 /// A container for internal slot migration commands.
 ///
 /// Since 9.0.0 (group `cluster`; on valkey 9.1.2).
-pub fn cluster_syncslots() -> Cmd {
-    Cmd::new("CLUSTER").arg("SYNCSLOTS")
+pub fn cluster_syncslots(args: impl ToArgs) -> Cmd {
+    Cmd::new("CLUSTER").arg("SYNCSLOTS").arg(args)
 }
 
 /// `COMMAND`
@@ -2042,8 +2042,8 @@ pub fn dbsize() -> Cmd {
 /// A container for debugging commands.
 ///
 /// Since 1.0.0 (group `server`; on redis 7.0.15, valkey 9.1.2).
-pub fn debug() -> Cmd {
-    Cmd::new("DEBUG")
+pub fn debug(args: impl ToArgs) -> Cmd {
+    Cmd::new("DEBUG").arg(args)
 }
 
 /// `DECR key`
@@ -8087,8 +8087,8 @@ pub trait Commands {
         self.run(cluster_slots())
     }
     /// [`CLUSTER SYNCSLOTS`](crate::cmd::cluster_syncslots): A container for internal slot migration commands.
-    fn cluster_syncslots<T: FromValue>(&self) -> Self::Reply<'_, T> {
-        self.run(cluster_syncslots())
+    fn cluster_syncslots<T: FromValue>(&self, args: impl ToArgs) -> Self::Reply<'_, T> {
+        self.run(cluster_syncslots(args))
     }
     /// [`COMMAND`](crate::cmd::command): Returns detailed information about all commands.
     fn command<T: FromValue>(&self) -> Self::Reply<'_, T> {
@@ -8167,8 +8167,8 @@ pub trait Commands {
         self.run(dbsize())
     }
     /// [`DEBUG`](crate::cmd::debug): A container for debugging commands.
-    fn debug<T: FromValue>(&self) -> Self::Reply<'_, T> {
-        self.run(debug())
+    fn debug<T: FromValue>(&self, args: impl ToArgs) -> Self::Reply<'_, T> {
+        self.run(debug(args))
     }
     /// [`DECR key`](crate::cmd::decr): Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.
     fn decr<T: FromValue>(&self, key: impl ToArgs) -> Self::Reply<'_, T> {
@@ -9867,8 +9867,8 @@ pub trait PipelineCommands {
         self.queue(cluster_slots())
     }
     /// [`CLUSTER SYNCSLOTS`](crate::cmd::cluster_syncslots): A container for internal slot migration commands.
-    fn cluster_syncslots(&mut self) -> &mut Self {
-        self.queue(cluster_syncslots())
+    fn cluster_syncslots(&mut self, args: impl ToArgs) -> &mut Self {
+        self.queue(cluster_syncslots(args))
     }
     /// [`COMMAND`](crate::cmd::command): Returns detailed information about all commands.
     fn command(&mut self) -> &mut Self {
@@ -9947,8 +9947,8 @@ pub trait PipelineCommands {
         self.queue(dbsize())
     }
     /// [`DEBUG`](crate::cmd::debug): A container for debugging commands.
-    fn debug(&mut self) -> &mut Self {
-        self.queue(debug())
+    fn debug(&mut self, args: impl ToArgs) -> &mut Self {
+        self.queue(debug(args))
     }
     /// [`DECR key`](crate::cmd::decr): Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.
     fn decr(&mut self, key: impl ToArgs) -> &mut Self {
