@@ -942,7 +942,7 @@ fn flag_expr(flags: &[String]) -> String {
 }
 
 fn emit_table(out: &mut String, cmds: &BTreeMap<String, Command>, servers: &[String]) {
-    out.push_str("/// Every command and subcommand the generator saw, sorted by name (see [`lookup`]).\npub static COMMANDS: &[CommandInfo] = &[\n");
+    out.push_str("/// Every command and subcommand the generator saw, sorted by name (see [`lookup`](super::lookup)).\npub static COMMANDS: &[CommandInfo] = &[\n");
     for c in cmds.values() {
         let excluded = EXCLUDED
             .iter()

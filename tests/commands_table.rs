@@ -46,8 +46,11 @@ fn label(server: &Server) -> String {
     }
 }
 
-/// (name, arity, flags, first key, last key, step) of every command and subcommand in `COMMAND`.
-fn server_commands(entries: &[Value], out: &mut Vec<(String, i64, Vec<String>, i64, i64, i64)>) {
+/// (name, arity, flags, first key, last key, step) of one command or subcommand in `COMMAND`.
+type Entry = (String, i64, Vec<String>, i64, i64, i64);
+
+/// Every command and subcommand in `COMMAND`.
+fn server_commands(entries: &[Value], out: &mut Vec<Entry>) {
     for e in entries {
         let e = list(e);
         let flags = list(&e[2]).iter().map(text).collect();

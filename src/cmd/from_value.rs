@@ -15,7 +15,8 @@ use std::hash::{BuildHasher, Hash};
 ///
 /// Every conversion:
 /// - looks through RESP3 attribute wrappers (`|`), at every level;
-/// - turns an error reply into [`Error::Server`] (except for [`Value`] itself, which is returned as is);
+/// - turns an error reply into [`Error::Server`] (wrap the type in `Result` to keep errors as values, e.g.
+///   `Vec<Result<String>>` for per-command results);
 /// - accepts the RESP2 and the RESP3 shape of the same reply: a `HashMap` or a `Vec<(K, V)>` comes from a
 ///   RESP3 map, from a RESP2 flat array `[k1, v1, k2, v2]`, or from an array of pairs `[[k1, v1], ...]`;
 ///   numbers come from integers, doubles, big numbers and from bulk strings of digits;
@@ -34,7 +35,7 @@ use std::hash::{BuildHasher, Hash};
 /// | `HashMap`, `BTreeMap` | maps, flat arrays of pairs, arrays of pairs, null (empty) |
 /// | tuples (up to 12) | an array of exactly that many elements; inside a `Vec`, also consecutive elements |
 /// | `Result<T>` | anything: an error reply or a failed conversion becomes `Err` inside |
-/// | [`Value`] | anything, unchanged |
+/// | [`Value`] | anything but an error reply, unchanged |
 ///
 /// # Implementing it for your own type
 ///
@@ -152,9 +153,14 @@ fn text_of(v: &Value) -> Option<&Bytes> {
     }
 }
 
+/// The reply as it arrived (attributes included); only a top-level error reply becomes `Err`, as for every
+/// other type. Use `Result<Value>` to keep error replies as values.
 impl FromValue for Value {
     fn from_value(value: Value) -> Result<Value> {
-        Ok(value)
+        match value {
+            Value::Error(e) => Err(Error::Server(e)),
+            v => Ok(v),
+        }
     }
 }
 
@@ -240,10 +246,13 @@ macro_rules! int_from_value {
                         }
                     }
                     _ => match text_of(&v).and_then(|b| std::str::from_utf8(b).ok()) {
+                        // A number that does not fit (`-5` for a u32, 2^64 for an i64) is out of range;
+                        // anything else is not a number at all.
                         Some(s) => s.parse::<$t>().map_err(|e| match e.kind() {
                             std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
                                 out_of_range(&v)
                             }
+                            _ if s.parse::<i128>().is_ok() => out_of_range(&v),
                             _ => conversion(name, describe(&v)),
                         }),
                         None => Err(conversion(name, describe(&v))),
@@ -501,6 +510,10 @@ mod tests {
             message::<i32>(bulk("12a")),
             "cannot convert reply: expected i32, got bulk string \"12a\""
         );
+        assert_eq!(
+            message::<u32>(bulk("-5")),
+            "cannot convert reply: expected u32, got bulk string \"-5\" (out of range)"
+        );
         assert_eq!(conv::<i16>(Value::SimpleString("-12".into())).unwrap(), -12);
         assert_eq!(conv::<i64>(Value::Double(3.0)).unwrap(), 3);
         assert_eq!(message::<i64>(Value::Double(3.5)), "cannot convert reply: expected i64, got double 3.5");
@@ -551,7 +564,11 @@ mod tests {
         assert!(matches!(&err, Error::Server(e) if &e[..] == b"WRONGTYPE Operation"));
         assert_eq!(err.server_code(), Some("WRONGTYPE"));
         assert!(matches!(conv::<()>(Value::Error("ERR x".into())), Err(Error::Server(_))));
-        assert_eq!(conv::<Value>(Value::Error("ERR x".into())).unwrap(), Value::Error("ERR x".into()));
+        assert!(matches!(conv::<Value>(Value::Error("ERR x".into())), Err(Error::Server(_))));
+        let kept: Result<Value> = conv(Value::Error("ERR x".into())).unwrap();
+        assert!(matches!(kept, Err(Error::Server(_))));
+        let nested = Value::Array(vec![Value::Error("ERR y".into())]);
+        assert_eq!(conv::<Value>(nested.clone()).unwrap(), nested);
         let wrapped = Value::Attribute {
             attributes: vec![(bulk("ttl"), Value::Integer(3))],
             value: Box::new(Value::Array(vec![Value::Attribute {

@@ -7334,7 +7334,7 @@ impl Zunionstore {
     }
 }
 
-/// Every command and subcommand the generator saw, sorted by name (see [`lookup`]).
+/// Every command and subcommand the generator saw, sorted by name (see [`lookup`](super::lookup)).
 pub static COMMANDS: &[CommandInfo] = &[
 c("acl", None, "server", "6.0.0", &[S0, S1], "A container for Access List Control commands.", fl!(), -2, (0, 0, 0), &[], None, None),
 c("acl|cat", Some("acl"), "server", "6.0.0", &[S0, S1], "Lists the ACL categories, or the commands inside a category.", fl!(NOSCRIPT LOADING STALE), -2, (0, 0, 0), &[a("category", K::String, None, 1, None, &[])], None, None),
