@@ -4,6 +4,7 @@
 //! A `Cmd` holds its arguments already encoded as RESP bulk strings, so sending it is one copy. Nothing in
 //! this module does I/O: the runtimes send the `Cmd`s it builds and hand back the replies.
 
+mod blocking;
 mod builder;
 mod from_value;
 mod generated;
@@ -12,6 +13,7 @@ mod scan;
 mod script;
 mod to_args;
 
+pub use blocking::{block_time, Block};
 #[doc(hidden)]
 pub use builder::Parts;
 pub use from_value::FromValue;
