@@ -31,3 +31,8 @@ pub mod smol;
 #[cfg(feature = "async-std")]
 #[path = "../runtimes/async_std.rs"]
 pub mod async_std;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,11 +1,12 @@
 //! The resumable, bounded, zero-copy RESP2/RESP3 decoder.
 //!
-//! Decoding one value takes two passes over its *headers* (never over bulk payloads):
+//! Decoding one value takes two steps:
 //!
-//! 1. **scan**: validates the frame and finds where the top-level value ends, keeping its progress in the
-//!    decoder between calls, so a value arriving in many reads is examined once (O(n) in total);
-//! 2. **build**: once the whole value is in the buffer, splits it off the front, freezes it, and builds the
-//!    [`Value`] with payloads that are `Bytes` slices of that frozen buffer (zero-copy).
+//! 1. **scan**: parses and validates each frame header once, records it as a token, and keeps its progress
+//!    in the decoder between calls, so a value arriving in many reads is examined once (O(n) in total);
+//!    bulk payloads are skipped by their length, never scanned;
+//! 2. **build**: once the whole value is in the buffer, splits it off the front, freezes it, and walks the
+//!    tokens to build the [`Value`], whose payloads are `Bytes` slices of that frozen buffer (zero-copy).
 //!
 //! Nothing is allocated from a length the peer declared until the bytes it announces are in the buffer, and
 //! nesting is tracked on an explicit stack bounded by [`Limits::max_depth`]: this file has no recursion.
@@ -198,6 +199,8 @@ pub struct Decoder {
     need: usize,
     /// How far the search for the current line's CR has gone (absolute index in the buffer).
     searched: usize,
+    /// The headers the scan pass parsed for the value in progress, in order; the build pass walks them.
+    tokens: Vec<Header>,
     /// Sticky error.
     error: Option<DecodeError>,
     /// Bytes inspected so far (headers and line contents; bulk payloads are skipped, not inspected).
@@ -256,9 +259,10 @@ impl Decoder {
         }
         match self.scan(buf) {
             Ok(Some(end)) => {
-                self.reset_scan();
                 let frozen = buf.split_to(end).freeze();
-                match build(&frozen, &mut self.examined) {
+                let built = build(&frozen, &self.tokens);
+                self.reset_scan();
+                match built {
                     Ok(v) => Ok(Some(v)),
                     Err(e) => Err(self.fail(e)),
                 }
@@ -274,6 +278,10 @@ impl Decoder {
     }
 
     fn reset_scan(&mut self) {
+        self.tokens.clear();
+        if self.tokens.capacity() > 1 << 16 {
+            self.tokens.shrink_to(1 << 16); // don't keep a huge reply's worth of tokens forever
+        }
         self.stack.clear();
         self.pos = 0;
         self.need = 0;
@@ -302,6 +310,7 @@ impl Decoder {
             let at = self.pos;
             self.pos = next;
             self.searched = next;
+            self.tokens.push(header.clone());
             let complete = match header {
                 Header::Chunk(range) => {
                     let Some(Open::StreamedString { total }) = self.stack.last_mut() else {
@@ -433,14 +442,45 @@ fn parse_header(
         let what = if chunk { "frame inside a streamed string" } else { "string chunk `;`" };
         return Err(DecodeError::Unexpected { what, offset: pos });
     }
-    // Find the CR that ends the line, resuming where the last call stopped.
+    // Fast path for the frames that dominate real replies: `$<len>`, `*<len>`, `:<n>` with plain digits.
+    // Anything else (signs, `?`, a header not complete yet, malformed input) takes the general path below.
+    if matches!(kind, b'$' | b'*' | b':') {
+        if let Some((n, cr)) = fast_digits(buf, pos + 1) {
+            *examined += (cr + 2 - pos) as u64;
+            let next = cr + 2;
+            match kind {
+                b'*' if n <= i64::MAX as u64 => {
+                    return Ok(Step::Done(Header::Aggregate(Agg::Array, n), next))
+                }
+                b':' if n <= i64::MAX as u64 => return Ok(Step::Done(Header::Integer(n as i64), next)),
+                b'$' if n <= limits.max_bulk_len as u64 => {
+                    let end = next + n as usize;
+                    if buf.len() < end + 2 {
+                        return Ok(Step::NeedUntil(end + 2));
+                    }
+                    if &buf[end..end + 2] == b"\r\n" {
+                        *examined += 2;
+                        return Ok(Step::Done(Header::Bulk(next..end), end + 2));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // Find the CR that ends the line, resuming where the last call stopped. Numeric lines are at most 21
+    // bytes, so a plain loop beats memchr's setup; other lines may be long and use memchr.
     let start = pos + 1;
     let from = (*searched).max(start);
-    let Some(found) = memchr::memchr2(b'\r', b'\n', &buf[from..]) else {
+    let found = if numeric {
+        buf[from..buf.len().min(start + 22)].iter().position(|&c| c == b'\r' || c == b'\n')
+    } else {
+        memchr::memchr2(b'\r', b'\n', &buf[from..])
+    };
+    let Some(found) = found else {
         *examined += (buf.len() - from) as u64;
         *searched = buf.len();
         let line_len = buf.len() - start;
-        if numeric && line_len > 21 {
+        if numeric && line_len >= 22 {
             return Err(DecodeError::InvalidLength { text: show(&buf[start..]), offset: pos });
         }
         if line_len > limits.max_bulk_len {
@@ -552,6 +592,23 @@ fn parse_header(
         }
     };
     Ok(Step::Done(header, next))
+}
+
+/// Up to 19 plain digits starting at `start` and followed by CRLF: the value and the CR's index.
+#[inline]
+fn fast_digits(buf: &[u8], start: usize) -> Option<(u64, usize)> {
+    let window = buf.get(start..buf.len().min(start + 21))?;
+    let mut n: u64 = 0;
+    for (i, &c) in window.iter().enumerate() {
+        if c.is_ascii_digit() && i < 19 {
+            n = n * 10 + u64::from(c - b'0');
+        } else if c == b'\r' && i > 0 && window.get(i + 1) == Some(&b'\n') {
+            return Some((n, start + i));
+        } else {
+            return None;
+        }
+    }
+    None
 }
 
 /// A non-negative decimal length: digits only, no sign, fits in i64.
@@ -689,23 +746,14 @@ fn list(agg: Agg, items: Vec<Value>) -> Value {
     }
 }
 
-/// The build pass over one complete, already validated value.
-fn build(data: &Bytes, examined: &mut u64) -> Result<Value, DecodeError> {
-    let limits = Limits { max_depth: usize::MAX, max_bulk_len: usize::MAX, max_elements: u64::MAX };
-    let mut searched = 0;
-    let mut pos = 0;
+/// The build pass: walks the tokens the scan pass recorded for one complete value in `data`.
+fn build(data: &Bytes, tokens: &[Header]) -> Result<Value, DecodeError> {
     let mut stack: Vec<Frame> = Vec::new();
-    let mut next_header = |pos: usize, chunk: bool| -> Result<(Header, usize), DecodeError> {
-        match parse_header(data, pos, &limits, &mut searched, examined, chunk)? {
-            Step::Done(h, next) => Ok((h, next)),
-            // The scan pass saw this value whole; running short here would mean the buffer changed.
-            Step::NeedUntil(_) => Err(DecodeError::BufferShrunk),
-        }
-    };
+    let mut tokens = tokens.iter().cloned();
+    // The scan pass validated every token; running out here would mean the buffer changed under us.
+    let mut next = || tokens.next().ok_or(DecodeError::BufferShrunk);
     loop {
-        let (header, next) = next_header(pos, false)?;
-        pos = next;
-        let mut value = match header {
+        let mut value = match next()? {
             Header::Simple(r) => Value::SimpleString(data.slice(r)),
             Header::Error(r) | Header::BlobError(r) => Value::Error(data.slice(r)),
             Header::Integer(i) => Value::Integer(i),
@@ -736,15 +784,13 @@ fn build(data: &Bytes, examined: &mut u64) -> Result<Value, DecodeError> {
             Header::StreamedString => {
                 let mut joined = BytesMut::new();
                 loop {
-                    let (chunk, next) = next_header(pos, true)?;
-                    pos = next;
-                    match chunk {
+                    match next()? {
                         Header::Chunk(r) if r.is_empty() => break,
                         Header::Chunk(r) => joined.extend_from_slice(&data[r]),
                         _ => {
                             return Err(DecodeError::Unexpected {
                                 what: "frame inside a streamed string",
-                                offset: pos,
+                                offset: 0,
                             })
                         }
                     }
@@ -753,11 +799,9 @@ fn build(data: &Bytes, examined: &mut u64) -> Result<Value, DecodeError> {
             }
             Header::End => match stack.pop() {
                 Some(frame) => frame.finish(),
-                None => return Err(DecodeError::Unexpected { what: "end marker `.`", offset: pos }),
+                None => return Err(DecodeError::Unexpected { what: "end marker `.`", offset: 0 }),
             },
-            Header::Chunk(_) => {
-                return Err(DecodeError::Unexpected { what: "string chunk `;`", offset: pos })
-            }
+            Header::Chunk(_) => return Err(DecodeError::Unexpected { what: "string chunk `;`", offset: 0 }),
         };
         loop {
             let Some(frame) = stack.last_mut() else {

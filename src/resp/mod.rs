@@ -22,3 +22,32 @@ mod value;
 pub use decoder::{DecodeError, Decoder, Limits};
 pub use encoder::encode_command;
 pub use value::Value;
+
+use bytes::BytesMut;
+
+/// A pluggable RESP parser: anything that splits complete values off the front of a read buffer.
+///
+/// [`Decoder`] is redwire's implementation. The benchmarks in `benches/` drive other crates' parsers
+/// through this same trait on identical inputs, and a [`Connection`](crate::Connection) can be given any
+/// parser whose output is a [`Value`].
+pub trait ReplyParser {
+    /// What one parsed reply is.
+    type Output;
+    /// What a parse failure is (fatal for the connection).
+    type Error;
+    /// Splits the next complete reply off the front of `buf`, or returns `Ok(None)` when more bytes are
+    /// needed (keeping whatever progress it made).
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not valid RESP.
+    fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Output>, Self::Error>;
+}
+
+impl ReplyParser for Decoder {
+    type Output = Value;
+    type Error = DecodeError;
+    fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, DecodeError> {
+        self.decode(buf)
+    }
+}
