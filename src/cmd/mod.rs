@@ -4,7 +4,7 @@
 //! A `Cmd` holds its arguments already encoded as RESP bulk strings, so sending it is one copy. Nothing in
 //! this module does I/O: the runtimes send the `Cmd`s it builds and hand back the replies.
 
-mod blocking;
+pub(crate) mod blocking;
 mod builder;
 mod from_value;
 mod generated;
