@@ -71,6 +71,8 @@ struct State {
     idle: Vec<Conn>,
     /// Checked out, or being opened.
     in_use: usize,
+    /// Threads waiting in `checkout` (a `notify_one` costs a syscall even with nobody waiting).
+    waiting: usize,
     created: u64,
     discarded: u64,
 }
@@ -219,8 +221,9 @@ impl Pool {
                         Ok(Pooled { conn: Some(conn), pool: self.clone() })
                     }
                     Err(e) => {
-                        self.lock().in_use -= 1;
-                        self.inner.freed.notify_one();
+                        let mut state = self.lock();
+                        state.in_use -= 1;
+                        self.wake_one(state);
                         Err(e)
                     }
                 };
@@ -230,10 +233,12 @@ impl Pool {
             if left.is_some_and(|d| d.is_zero()) {
                 return Err(self.exhausted());
             }
+            state.waiting += 1;
             state = match left {
                 Some(d) => self.inner.freed.wait_timeout(state, d).unwrap_or_else(PoisonError::into_inner).0,
                 None => self.inner.freed.wait(state).unwrap_or_else(PoisonError::into_inner),
             };
+            state.waiting -= 1;
         }
     }
 
@@ -257,19 +262,26 @@ impl Pool {
     fn checkin(&self, mut conn: Conn) {
         let reusable = conn.is_reusable();
         conn.idle_since = Instant::now();
-        let closing = {
-            let mut state = self.lock();
-            state.in_use -= 1;
-            if reusable {
-                state.idle.push(conn);
-                None
-            } else {
-                state.discarded += 1;
-                Some(conn)
-            }
+        let mut state = self.lock();
+        state.in_use -= 1;
+        let closing = if reusable {
+            state.idle.push(conn);
+            None
+        } else {
+            state.discarded += 1;
+            Some(conn)
         };
-        self.inner.freed.notify_one();
+        self.wake_one(state);
         drop(closing); // the socket closes outside the lock
+    }
+
+    /// Releases the lock and wakes one waiting checkout, if any.
+    fn wake_one(&self, state: MutexGuard<'_, State>) {
+        let waiting = state.waiting > 0;
+        drop(state);
+        if waiting {
+            self.inner.freed.notify_one();
+        }
     }
 
     fn exhausted(&self) -> Error {
