@@ -376,3 +376,25 @@ fn a_connector_carries_connections_over_any_stream() {
     assert_eq!(read.load(Ordering::Relaxed), (b"+OK\r\n".len() + b"$5\r\nvalue\r\n".len()) as u64);
     assert_eq!(client.pool().stats().created, 1);
 }
+
+#[test]
+fn handles_cross_threads_as_documented() {
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    send_sync_clone::<Client>();
+    send_sync_clone::<Pool>();
+    send::<redwire::blocking::Pipeline>();
+    send::<redwire::blocking::Transaction>();
+    send::<redwire::blocking::PubSub>();
+    // Moved to another thread mid-use, a transaction keeps its connection and its watch.
+    let server = Server::start();
+    let client = Client::open(&server.url()).unwrap();
+    let mut tx = client.watch("k").unwrap();
+    let _: Option<String> = tx.get("k").unwrap();
+    let committed = std::thread::spawn(move || {
+        tx.multi().set("k", "from another thread");
+        tx.execute::<((),)>()
+    });
+    committed.join().unwrap().unwrap();
+    assert_eq!(client.get::<String>("k").unwrap(), "from another thread");
+}

@@ -149,7 +149,8 @@ impl Client {
         self.transaction_with(keys, DEFAULT_MAX_ATTEMPTS, f).map(|c| c.value)
     }
 
-    /// [`transaction`](Client::transaction) with a limit on attempts, also reporting how many were made.
+    /// [`transaction`](Client::transaction) with a limit on attempts (0 counts as 1), also reporting how
+    /// many were made.
     ///
     /// # Errors
     /// As [`transaction`](Client::transaction); [`Error::Watch`] after `max_attempts` aborted attempts.
