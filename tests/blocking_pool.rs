@@ -179,9 +179,14 @@ fn clients_share_a_pool() {
     assert_eq!(b.incr::<i64>("shared").unwrap(), 2);
     let stats = pool.stats();
     assert_eq!((stats.created, stats.idle, stats.max_size), (1, 1, 2), "{stats:?}");
-    let _held = a.watch("x").unwrap();
+    let held = a.watch("x").unwrap();
     let _: i64 = b.incr("shared").unwrap();
     assert_eq!(pool.stats().created, 2);
+    drop(held);
+    pool.clear_idle();
+    let stats = pool.stats();
+    assert_eq!((stats.idle, stats.in_use, stats.discarded), (0, 0, 2), "{stats:?}");
+    assert_eq!(b.get::<i64>("shared").unwrap(), 3);
 }
 
 #[test]

@@ -157,7 +157,7 @@ impl Conn {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            self.wait_readable_for(wake.map(|at| at.saturating_duration_since(now).max(MIN_WAIT)))?;
+            self.arm_read_timeout(wake.map(|at| at.saturating_duration_since(now).max(MIN_WAIT)))?;
             match self.read() {
                 Ok(0) => self.conn.handle_eof(),
                 Ok(_) => {}
@@ -171,7 +171,7 @@ impl Conn {
     /// Sets the socket's read timeout to about `wait`. A timeout already set that is at most a little
     /// longer is kept (a wait may end up to 1/64 late, at least 1 ms): one `setsockopt` per request would
     /// otherwise be spent on a value that barely changed.
-    fn wait_readable_for(&mut self, wait: Option<Duration>) -> io::Result<()> {
+    fn arm_read_timeout(&mut self, wait: Option<Duration>) -> io::Result<()> {
         let keep = match (self.read_timeout, wait) {
             (None, None) => true,
             (Some(set), Some(want)) => set >= want && set - want <= (want / 64).max(MIN_WAIT),
