@@ -4,6 +4,8 @@
 //!
 //! Pure functions of a [`Cmd`]'s arguments: no connection state here (that is `src/state.rs`).
 
+use crate::cmd::blocking::{block_time_by, timeout_arg};
+use crate::cmd::Block;
 use crate::event::SubscriptionKind;
 use crate::Cmd;
 use std::time::Duration;
@@ -50,13 +52,6 @@ pub(crate) fn classify(cmd: &Cmd) -> Class {
     }
     let pubsub = |kind| Class::PubSub(kind, cmd.arg_count() - 1);
     match &upper[..name.len()] {
-        b"BLPOP" | b"BRPOP" | b"BRPOPLPUSH" | b"BLMOVE" | b"BZPOPMIN" | b"BZPOPMAX" => {
-            blocking_seconds(cmd.args().last().filter(|_| cmd.arg_count() > 1))
-        }
-        b"BLMPOP" | b"BZMPOP" => blocking_seconds(cmd.arg_at(1)),
-        b"WAIT" => blocking_millis(cmd.arg_at(2)),
-        b"WAITAOF" => blocking_millis(cmd.arg_at(3)),
-        b"XREAD" | b"XREADGROUP" => xread_block(cmd),
         b"WATCH" => Class::Watch,
         b"UNWATCH" => Class::Unwatch,
         b"MULTI" => Class::Multi,
@@ -84,7 +79,14 @@ pub(crate) fn classify(cmd: &Cmd) -> Class {
              set them in Config (protocol, credentials, client name) instead",
         ),
         b"CLIENT" => client_subcommand(cmd),
-        _ => Class::Plain,
+        _ => match timeout_arg(name) {
+            Some(rule) => match block_time_by(cmd, rule) {
+                Block::No => Class::Plain,
+                Block::Forever => Class::Blocking(None),
+                Block::For(d) => Class::Blocking(Some(d)),
+            },
+            None => Class::Plain,
+        },
     }
 }
 
@@ -95,49 +97,6 @@ fn client_subcommand(cmd: &Cmd) -> Class {
             "CLIENT REPLY OFF/SKIP makes the server skip replies, so replies could no longer be matched \
              to requests; use a pipeline and ignore the replies you do not need",
         );
-    }
-    Class::Plain
-}
-
-/// A blocking timeout in (possibly fractional) seconds. Text the server will reject gets no block time:
-/// the error comes back at once.
-fn blocking_seconds(arg: Option<&[u8]>) -> Class {
-    let seconds = arg.and_then(|a| std::str::from_utf8(a).ok()).and_then(|s| s.trim().parse::<f64>().ok());
-    match seconds {
-        Some(0.0) => Class::Blocking(None),
-        Some(s) => match Duration::try_from_secs_f64(s) {
-            Ok(d) => Class::Blocking(Some(d)),
-            Err(_) => Class::Plain,
-        },
-        None => Class::Plain,
-    }
-}
-
-/// A blocking timeout in integer milliseconds.
-fn blocking_millis(arg: Option<&[u8]>) -> Class {
-    match arg.and_then(|a| std::str::from_utf8(a).ok()).and_then(|s| s.parse::<u64>().ok()) {
-        Some(0) => Class::Blocking(None),
-        Some(ms) => Class::Blocking(Some(Duration::from_millis(ms))),
-        None => Class::Plain,
-    }
-}
-
-/// `XREAD [COUNT n] [BLOCK ms] STREAMS ...` and `XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS
-/// ...`: walks the options so a group, consumer or stream named `BLOCK` is never taken for the option.
-fn xread_block(cmd: &Cmd) -> Class {
-    let mut args = cmd.args().skip(1);
-    while let Some(arg) = args.next() {
-        let is = |word: &str| arg.eq_ignore_ascii_case(word.as_bytes());
-        if is("STREAMS") {
-            break;
-        } else if is("BLOCK") {
-            return blocking_millis(args.next());
-        } else if is("GROUP") {
-            args.next();
-            args.next();
-        } else if is("COUNT") || is("CLAIM") {
-            args.next();
-        }
     }
     Class::Plain
 }
@@ -179,7 +138,7 @@ mod tests {
             secs(0.02)
         );
         assert_eq!(class(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]), Class::Plain);
-        // The server rejects these at once: no block time.
+        // The server rejects these at once: no block time. (The rules live in `cmd::block_time`.)
         assert_eq!(class(&["BLPOP", "a", "soon"]), Class::Plain);
         assert_eq!(class(&["BLPOP", "a", "-1"]), Class::Plain);
         assert_eq!(class(&["BLPOP"]), Class::Plain);

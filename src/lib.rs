@@ -93,7 +93,7 @@ mod request;
 mod state;
 mod url;
 
-pub use cmd::{Cmd, ToArgs};
+pub use cmd::{Cmd, FromValue, ToArgs};
 pub use config::Config;
 pub use connection::Connection;
 pub use error::{Error, Result};
