@@ -467,27 +467,33 @@ fn parse_header(
             }
         }
     }
-    // Find the CR that ends the line, resuming where the last call stopped. Numeric lines are at most 21
-    // bytes, so a plain loop beats memchr's setup; other lines may be long and use memchr.
+    // Find the CR that ends the line, resuming where the last call stopped. The search never looks past the
+    // longest line allowed (21 bytes for a number, `max_bulk_len` for text), so an overlong line gets the same
+    // verdict however its bytes were cut into reads. Numeric lines are short, so a plain loop beats memchr's
+    // setup; other lines may be long and use memchr.
     let start = pos + 1;
-    let from = (*searched).max(start);
+    let max_line = if numeric { 21 } else { limits.max_bulk_len };
+    let window_end = buf.len().min(start.saturating_add(max_line).saturating_add(1));
+    let from = (*searched).max(start).min(window_end);
+    let window = &buf[from..window_end];
     let found = if numeric {
-        buf[from..buf.len().min(start + 22)].iter().position(|&c| c == b'\r' || c == b'\n')
+        window.iter().position(|&c| c == b'\r' || c == b'\n')
     } else {
-        memchr::memchr2(b'\r', b'\n', &buf[from..])
+        memchr::memchr2(b'\r', b'\n', window)
     };
     let Some(found) = found else {
-        *examined += (buf.len() - from) as u64;
-        *searched = buf.len();
+        *examined += (window_end - from) as u64;
+        *searched = window_end;
         let line_len = buf.len() - start;
-        if numeric && line_len >= 22 {
-            return Err(DecodeError::InvalidLength { text: show(&buf[start..]), offset: pos });
+        if line_len > max_line && numeric {
+            return Err(DecodeError::InvalidLength { text: show(&buf[start..window_end]), offset: pos });
         }
-        if line_len > limits.max_bulk_len {
+        if line_len > max_line {
             return Err(DecodeError::TooLong { len: line_len as u64, limit: limits.max_bulk_len });
         }
         return Ok(Step::NeedUntil(buf.len() + 1));
     };
+    // Within the window, so the line is no longer than `max_line`.
     let cr = from + found;
     *examined += (found + 1) as u64;
     *searched = cr;
@@ -498,9 +504,6 @@ fn parse_header(
         None => return Ok(Step::NeedUntil(cr + 2)),
         Some(b'\n') => {}
         Some(_) => return Err(DecodeError::MissingCrlf { offset: cr }),
-    }
-    if cr - start > limits.max_bulk_len {
-        return Err(DecodeError::TooLong { len: (cr - start) as u64, limit: limits.max_bulk_len });
     }
     let line = start..cr;
     let text = &buf[line.clone()];
