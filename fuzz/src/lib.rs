@@ -55,38 +55,41 @@ pub fn error_key(e: &DecodeError) -> String {
     }
 }
 
-/// Decodes `input` in one piece: the values and the verdict.
-pub fn decode_whole(limits: Limits, input: &[u8]) -> (Vec<String>, Verdict) {
-    let mut decoder = Decoder::with_limits(limits);
-    let mut buf = BytesMut::from(input);
-    let mut values = Vec::new();
-    let verdict = match drain(&mut decoder, &mut buf, &mut values) {
-        Ok(()) => Verdict::Incomplete(buf.to_vec()),
-        Err(e) => Verdict::Failed(error_key(&e)),
-    };
-    (values, verdict)
+/// What decoding a byte stream produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// The values, rendered with `Debug` (so a NaN double equals itself).
+    pub values: Vec<String>,
+    /// How it ended.
+    pub verdict: Verdict,
+}
+
+/// Decodes `input` in one piece.
+pub fn decode_whole(limits: Limits, input: &[u8]) -> Run {
+    decode_chunked(limits, input, &[input.len()]).0
 }
 
 /// Decodes `input` appended in pieces of the given sizes (cycled; a size of 0 counts as 1), draining after
-/// each piece and stopping at the first error, as a connection reading a socket would.
-pub fn decode_chunked(limits: Limits, input: &[u8], sizes: &[usize]) -> (Vec<String>, Verdict) {
+/// each piece and stopping at the first error, as a connection reading a socket would. Also returns the
+/// decoder's [`Decoder::bytes_examined`].
+pub fn decode_chunked(limits: Limits, input: &[u8], sizes: &[usize]) -> (Run, u64) {
     let mut decoder = Decoder::with_limits(limits);
     let mut buf = BytesMut::new();
     let mut values = Vec::new();
     let mut sizes = sizes.iter().copied().cycle();
     let mut rest = input;
-    while !rest.is_empty() {
+    let mut result = drain(&mut decoder, &mut buf, &mut values);
+    while result.is_ok() && !rest.is_empty() {
         let n = sizes.next().unwrap_or(1).clamp(1, rest.len());
         buf.extend_from_slice(&rest[..n]);
         rest = &rest[n..];
-        if let Err(e) = drain(&mut decoder, &mut buf, &mut values) {
-            return (values, Verdict::Failed(error_key(&e)));
-        }
+        result = drain(&mut decoder, &mut buf, &mut values);
     }
-    if let Err(e) = drain(&mut decoder, &mut buf, &mut values) {
-        return (values, Verdict::Failed(error_key(&e)));
-    }
-    (values, Verdict::Incomplete(buf.to_vec()))
+    let verdict = match result {
+        Ok(()) => Verdict::Incomplete(buf.to_vec()),
+        Err(e) => Verdict::Failed(error_key(&e)),
+    };
+    (Run { values, verdict }, decoder.bytes_examined())
 }
 
 /// Encodes a value into fresh bytes.

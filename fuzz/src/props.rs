@@ -50,7 +50,8 @@ pub fn decode(data: &[u8]) {
 }
 
 /// `chunked`: the same bytes, decoded whole and appended in arbitrary pieces (draining after each), give the
-/// same values, the same leftover bytes, and the same error (see [`crate::error_key`]).
+/// same values, the same leftover bytes, and the same error (see [`crate::error_key`]); and the decoder
+/// examines at most about three times as many bytes as the input holds, however it was cut.
 ///
 /// Input layout: byte 0 picks the limit set (low 2 bits) and how many cut-size bytes follow (bits 2..5; 0
 /// means byte at a time); each cut-size byte `b` gives a piece of `(b & 63) + 1` bytes, times 16 when `b`'s
@@ -63,8 +64,13 @@ pub fn chunked(data: &[u8]) {
     let sizes: Vec<usize> =
         cuts.iter().map(|&b| (usize::from(b & 63) + 1) * if b & 128 != 0 { 16 } else { 1 }).collect();
     let whole = decode_whole(limits, input);
-    let chunked = decode_chunked(limits, input, &sizes);
+    let (chunked, examined) = decode_chunked(limits, input, &sizes);
     assert_eq!(whole, chunked, "whole vs pieces of {sizes:?} under {limits:?}");
+    // Linear cost however the bytes are cut: the scan resumes where it stopped and never re-reads a value
+    // from its start. A header may be counted up to three times (searched while incomplete, parsed when it
+    // is whole but its payload is not, parsed again once the payload is there), payloads not at all.
+    let bound = 3 * input.len() as u64 + 8;
+    assert!(examined <= bound, "examined {examined} bytes of {} in pieces of {sizes:?}", input.len());
 }
 
 /// `roundtrip`: an arbitrary `Value` (from [`arb::value`]), encoded, decodes back to itself (after
