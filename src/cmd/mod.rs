@@ -1,6 +1,27 @@
-//! Commands: the [`Cmd`] builder, the [`ToArgs`] trait for arguments, and (generated) typed constructors.
+//! Commands: the [`Cmd`] builder, [`ToArgs`] for arguments, [`FromValue`] for replies, the generated typed
+//! constructors and command table, and the sans-IO helpers for SCAN cursors and scripts.
 //!
-//! A `Cmd` holds its arguments already encoded as RESP bulk strings, so sending it is one copy.
+//! A `Cmd` holds its arguments already encoded as RESP bulk strings, so sending it is one copy. Nothing in
+//! this module does I/O: the runtimes send the `Cmd`s it builds and hand back the replies.
+
+pub(crate) mod blocking;
+mod builder;
+mod from_value;
+mod generated;
+mod info;
+mod scan;
+mod script;
+mod to_args;
+
+pub use blocking::{block_time, Block};
+#[doc(hidden)]
+pub use builder::Parts;
+pub use from_value::FromValue;
+pub use generated::*;
+pub use info::{info_for, lookup, ArgInfo, ArgKind, CommandFlags, CommandInfo};
+pub use scan::ScanState;
+pub use script::{Script, ScriptCall};
+pub use to_args::ToArgs;
 
 use crate::resp::encoder::{format_i64, format_u64, write_header};
 use bytes::{BufMut, BytesMut};
@@ -93,6 +114,17 @@ impl Cmd {
     pub fn encoded_len(&self) -> usize {
         self.body.len() + 16
     }
+
+    /// A command with no arguments at all, not even a name: scratch space for counting arguments.
+    pub(crate) fn empty() -> Cmd {
+        Cmd { body: BytesMut::new(), argc: 0 }
+    }
+
+    /// Appends every argument of `other` (its name included) after this command's arguments.
+    pub(crate) fn append(&mut self, other: &Cmd) {
+        self.body.extend_from_slice(&other.body);
+        self.argc += other.argc;
+    }
 }
 
 impl std::fmt::Debug for Cmd {
@@ -124,57 +156,6 @@ impl<'a> Iterator for Args<'a> {
         Some(arg)
     }
 }
-
-/// Something that can be written as one or more command arguments.
-///
-/// Implement it for your own types to pass them straight to [`Cmd::arg`].
-pub trait ToArgs {
-    /// Appends this value's arguments to `cmd` (usually through [`Cmd::push_arg`]).
-    fn write_args(&self, cmd: &mut Cmd);
-}
-
-impl<T: ToArgs + ?Sized> ToArgs for &T {
-    fn write_args(&self, cmd: &mut Cmd) {
-        (**self).write_args(cmd)
-    }
-}
-
-impl ToArgs for str {
-    fn write_args(&self, cmd: &mut Cmd) {
-        cmd.push_arg(self.as_bytes())
-    }
-}
-
-impl ToArgs for String {
-    fn write_args(&self, cmd: &mut Cmd) {
-        cmd.push_arg(self.as_bytes())
-    }
-}
-
-impl ToArgs for [u8] {
-    fn write_args(&self, cmd: &mut Cmd) {
-        cmd.push_arg(self)
-    }
-}
-
-impl ToArgs for bytes::Bytes {
-    fn write_args(&self, cmd: &mut Cmd) {
-        cmd.push_arg(self)
-    }
-}
-
-macro_rules! int_args {
-    ($($t:ty => $push:ident as $as:ty),*) => {$(
-        impl ToArgs for $t {
-            fn write_args(&self, cmd: &mut Cmd) {
-                cmd.$push(*self as $as)
-            }
-        }
-    )*};
-}
-int_args!(i8 => push_int as i64, i16 => push_int as i64, i32 => push_int as i64, i64 => push_int as i64,
-    isize => push_int as i64, u8 => push_uint as u64, u16 => push_uint as u64, u32 => push_uint as u64,
-    u64 => push_uint as u64, usize => push_uint as u64);
 
 #[cfg(test)]
 mod tests {
