@@ -6,6 +6,7 @@
 //! committed seeds and regression inputs through the same checks on a stable toolchain.
 
 pub mod arb;
+pub mod connection;
 pub mod props;
 
 use bytes::BytesMut;

@@ -68,3 +68,8 @@ fn roundtrip_seeds_start_with_every_kind() {
     }
     assert_eq!(kinds.len(), 14, "top-level kinds from the kind-* seeds: {kinds:?}");
 }
+
+#[test]
+fn connection_seeds() {
+    replay("connection", redwire_fuzz::connection::connection);
+}
