@@ -626,33 +626,40 @@ fn parse_header_slow(
         let what = if chunk { "frame inside a streamed string" } else { "string chunk `;`" };
         return Err(DecodeError::Unexpected { what, offset: pos });
     }
-    // Find the CR that ends the line, resuming where the last call stopped. Numeric lines are at most 21
-    // bytes, so a plain loop beats memchr's setup; other lines are mostly short (`+OK`) but may be long:
-    // a plain loop over their first 32 bytes, then memchr.
+    // Find the CR that ends the line, resuming where the last call stopped. The search never looks past the
+    // longest line allowed (21 bytes for a number, `max_bulk_len` for text), so an overlong line gets the same
+    // verdict however its bytes were cut into reads. Numeric lines are short, so a plain loop beats memchr's
+    // setup; text lines are mostly short (`+OK`) but may be long: a plain loop over their first 32 bytes,
+    // then memchr.
     let start = pos + 1;
-    let from = (*searched).max(start);
+    let max_line = if numeric { 21 } else { limits.max_bulk_len };
+    let window_end = buf.len().min(start.saturating_add(max_line).saturating_add(1));
+    let from = (*searched).max(start).min(window_end);
+    let window = &buf[from..window_end];
     let is_eol = |&c: &u8| c == b'\r' || c == b'\n';
     let found = if numeric {
-        buf[from..buf.len().min(start + 22)].iter().position(is_eol)
+        window.iter().position(is_eol)
     } else {
-        let quick = buf.len().min(from + 32);
-        buf[from..quick]
+        let quick = window.len().min(32);
+        window[..quick]
             .iter()
             .position(is_eol)
-            .or_else(|| memchr::memchr2(b'\r', b'\n', &buf[quick..]).map(|i| i + (quick - from)))
+            .or_else(|| memchr::memchr2(b'\r', b'\n', &window[quick..]).map(|i| i + quick))
     };
     let Some(found) = found else {
-        *examined += (buf.len() - from) as u64;
-        *searched = buf.len();
+        *examined += (window_end - from) as u64;
+        *searched = window_end;
         let line_len = buf.len() - start;
-        if numeric && line_len >= 22 {
-            return Err(DecodeError::InvalidLength { text: show(&buf[start..]), offset: pos });
+        if line_len > max_line && numeric {
+            return Err(DecodeError::InvalidLength { text: show(&buf[start..window_end]), offset: pos });
         }
-        if line_len > limits.max_bulk_len {
-            return Err(DecodeError::TooLong { len: line_len as u64, limit: limits.max_bulk_len });
+        if line_len > max_line {
+            // The length reached when the limit was crossed (one past it), the same however the bytes arrived.
+            return Err(DecodeError::TooLong { len: (window_end - start) as u64, limit: limits.max_bulk_len });
         }
         return Ok(Step::NeedUntil(buf.len() + 1));
     };
+    // Within the window, so the line is no longer than `max_line`.
     let cr = from + found;
     *examined += (found + 1) as u64;
     *searched = cr;
@@ -663,9 +670,6 @@ fn parse_header_slow(
         None => return Ok(Step::NeedUntil(cr + 2)),
         Some(b'\n') => {}
         Some(_) => return Err(DecodeError::MissingCrlf { offset: cr }),
-    }
-    if cr - start > limits.max_bulk_len {
-        return Err(DecodeError::TooLong { len: (cr - start) as u64, limit: limits.max_bulk_len });
     }
     let line = start..cr;
     let text = &buf[line.clone()];
