@@ -30,7 +30,7 @@ pub struct Limits {
     /// Maximum length in bytes of one bulk string, blob error, verbatim string, streamed string (all chunks
     /// together) or simple line (default 512 MiB, the server's own `proto-max-bulk-len`).
     pub max_bulk_len: usize,
-    /// Maximum number of elements of one aggregate, counting a map's keys and values (default 2^32).
+    /// Maximum number of elements of one aggregate; a map or an attribute counts its pairs (default 2^32).
     pub max_elements: u64,
 }
 
@@ -655,7 +655,10 @@ fn parse_header_slow(
         }
         if line_len > max_line {
             // The length reached when the limit was crossed (one past it), the same however the bytes arrived.
-            return Err(DecodeError::TooLong { len: (window_end - start) as u64, limit: limits.max_bulk_len });
+            return Err(DecodeError::TooLong {
+                len: (window_end - start) as u64,
+                limit: limits.max_bulk_len,
+            });
         }
         return Ok(Step::NeedUntil(buf.len() + 1));
     };
