@@ -1,1 +1,127 @@
-//! The shared futures-io driver for smol and async-std (filled by its issue).
+//! The one async driver, generic over the futures-io traits, that `redwire::smol` and `redwire::async_std`
+//! share. A runtime plugs in through [`Rt`] (spawn a task, a timer, connect a socket); everything else —
+//! the multiplexed connection with automatic pipelining, the pool of dedicated connections, pipelines,
+//! WATCH transactions, pub/sub streams, timeouts and reconnects — lives here, once.
+//!
+//! This module makes no protocol decision: replies are matched to requests, deadlines are set and
+//! handshakes are run by [`Connection`](crate::Connection); it only moves bytes, reads the clock and wakes
+//! tasks.
+//!
+//! - `oneshot.rs`: the reply slot a request future waits on.
+//! - `wire.rs`: one socket and its `Connection` (connect with timeout, write, read, deadlines).
+//! - `driver.rs`: the task that owns the shared connection and batches every queued request.
+//! - `client.rs`: `Client`, its command future, routing and reconnect; `pool.rs`: dedicated connections.
+//! - `pipeline.rs`, `transaction.rs`, `pubsub.rs`: the user-facing builders.
+
+mod client;
+mod driver;
+mod oneshot;
+mod pipeline;
+mod pool;
+mod pubsub;
+mod transaction;
+mod wire;
+
+pub use client::{Client, Reply};
+pub use pipeline::Pipeline;
+pub use pubsub::{PubSub, PubSubEvent};
+pub use transaction::Watched;
+
+use crate::config::Address;
+use crate::Error;
+use futures_io::{AsyncRead, AsyncWrite};
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+/// A byte stream to a server: what [`Rt::connect`] returns.
+pub trait AsyncIo: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> AsyncIo for T {}
+
+/// What a runtime gives the driver: tasks, timers and sockets. Implemented by `redwire::smol::Smol` and
+/// `redwire::async_std::AsyncStd`; a type parameter of every async client type.
+pub trait Rt: Send + Sync + 'static {
+    /// A timer future (its output is ignored); [`Rt::sleep_until`] makes one.
+    type Sleep: Future + Send + Unpin + 'static;
+
+    /// Runs `future` in the background (the shared connection's driver), detached.
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F);
+
+    /// A future that completes at `at`.
+    fn sleep_until(at: Instant) -> Self::Sleep;
+
+    /// Opens a TCP (with `TCP_NODELAY`) or unix socket to `addr`.
+    fn connect(addr: Address) -> impl Future<Output = io::Result<Box<dyn AsyncIo>>> + Send;
+}
+
+/// How long to wait before reconnecting after `failures` failed attempts in a row: nothing for the
+/// first, then 50 ms doubling up to 2 s.
+pub(crate) fn backoff(failures: u32) -> Duration {
+    match failures {
+        0 => Duration::ZERO,
+        n => Duration::from_millis(50u64 << (n - 1).min(6)).min(Duration::from_secs(2)),
+    }
+}
+
+/// A copy of a fatal error, for every request that shares its fate. (`Error` holds an `io::Error`, which
+/// is not `Clone`.)
+pub(crate) fn replicate(e: &Error) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(io::Error::new(io.kind(), io.to_string())),
+        Error::Poisoned(m) => Error::Poisoned(m.clone()),
+        Error::Closed(m) => Error::Closed(m.clone()),
+        Error::Protocol(m) => Error::Protocol(m.clone()),
+        Error::Decode(d) => Error::Decode(d.clone()),
+        Error::Timeout(m) => Error::Timeout(m.clone()),
+        Error::Handshake { step, message } => Error::Handshake { step, message: message.clone() },
+        Error::Usage(m) => Error::Usage(m.clone()),
+        Error::Config(m) => Error::Config(m.clone()),
+        other => Error::Closed(other.to_string()),
+    }
+}
+
+/// The usage error for a command that must not run on a shared or pooled connection, from the command
+/// table's `excluded` reason.
+pub(crate) fn refuse_excluded(cmd: &crate::Cmd) -> crate::Result<()> {
+    match crate::cmd::info_for(cmd).and_then(|info| info.excluded.map(|why| (info, why))) {
+        Some((info, why)) => Err(Error::Usage(format!(
+            "{} cannot run on an async client's connections: {why}",
+            info.display_name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_millis(50));
+        assert_eq!(backoff(2), Duration::from_millis(100));
+        assert_eq!(backoff(6), Duration::from_millis(1600));
+        assert_eq!(backoff(7), Duration::from_secs(2));
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn replicated_errors_keep_kind_and_message() {
+        let e = Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer"));
+        let copy = replicate(&e);
+        assert!(matches!(&copy, Error::Io(io) if io.kind() == io::ErrorKind::ConnectionReset));
+        assert_eq!(copy.to_string(), e.to_string());
+        let e = Error::Closed("the server closed the connection".into());
+        assert_eq!(replicate(&e).to_string(), e.to_string());
+        assert!(replicate(&Error::Watch).is_fatal());
+    }
+
+    #[test]
+    fn excluded_commands_are_refused_with_the_table_reason() {
+        let err = refuse_excluded(&crate::Cmd::new("select").arg(2)).unwrap_err();
+        assert!(matches!(&err, Error::Usage(m) if m.contains("SELECT") && m.contains("Config::db")), "{err}");
+        assert!(refuse_excluded(&crate::Cmd::new("GET").arg("k")).is_ok());
+        assert!(refuse_excluded(&crate::Cmd::new("no-such-command")).is_ok());
+    }
+}
