@@ -12,7 +12,7 @@ use crate::handshake::{self, Verdict};
 use crate::pipeline::Pipeline;
 use crate::pubsub::{self, Frame};
 use crate::request::{Deadline, Entry, Fold, Pending};
-use crate::resp::{Decoder, Value};
+use crate::resp::{DecodeError, Decoder, ReplyParser, Value};
 use crate::state::{Ctx, Fatal, State};
 use crate::{Cmd, Result};
 use bytes::{Bytes, BytesMut};
@@ -118,10 +118,14 @@ const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 /// When a deadline passes, [`handle_timeout`](Self::handle_timeout) emits [`Event::TimedOut`] and poisons
 /// the connection. Without a response timeout there are no deadlines. The handshake has none: runtimes
 /// bound connect plus handshake with [`Config::connect_timeout`].
-pub struct Connection {
+///
+/// # Parser
+/// Replies are parsed by redwire's [`Decoder`] unless another [`ReplyParser`] is plugged in with
+/// [`Connection::with_parser`]; the type parameter `P` names it and is `Decoder` by default.
+pub struct Connection<P = Decoder> {
     config: Config,
     state: State,
-    decoder: Decoder,
+    decoder: P,
     /// Bytes read from the server, not decoded yet.
     read: BytesMut,
     /// Bytes to write, handed out by `poll_transmit`.
@@ -144,9 +148,20 @@ impl Connection {
     /// [`poll_transmit`](Self::poll_transmit) returns it. When no handshake is needed (RESP2, no
     /// credentials, no name, database 0), [`Event::Ready`] is already waiting.
     pub fn new(config: Config) -> Connection {
+        let decoder = Decoder::with_limits(config.limits);
+        Connection::with_parser(config, decoder)
+    }
+}
+
+impl<P: ReplyParser<Output = Value, Error = DecodeError>> Connection<P> {
+    /// Like [`Connection::new`], with replies parsed by `parser` instead of redwire's [`Decoder`]
+    /// ([`Config::limits`] are then the parser's business). The parser must behave as
+    /// [`ReplyParser::parse`] says: complete values split off the front, `Ok(None)` for more bytes, and an
+    /// error is fatal for the connection.
+    pub fn with_parser(config: Config, parser: P) -> Connection<P> {
         let mut conn = Connection {
             state: State::new(config.protocol, config.db),
-            decoder: Decoder::with_limits(config.limits),
+            decoder: parser,
             config,
             read: BytesMut::with_capacity(16 * 1024),
             out: BytesMut::with_capacity(1024),
@@ -423,7 +438,7 @@ impl Connection {
             if let Some(fatal) = &self.state.fatal {
                 return Err(fatal.error());
             }
-            match self.decoder.decode(&mut self.read) {
+            match self.decoder.parse(&mut self.read) {
                 Ok(Some(frame)) => self.handle_frame(frame),
                 Ok(None) if self.eof => {
                     let message = match self.user_in_flight {
@@ -666,7 +681,7 @@ impl Connection {
     }
 }
 
-impl std::fmt::Debug for Connection {
+impl<P> std::fmt::Debug for Connection<P> {
     /// A summary: buffers are shown by length, never by content.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
