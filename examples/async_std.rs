@@ -1,0 +1,66 @@
+//! The async client on async-std (discontinued upstream; prefer the smol example): many tasks sharing one connection, a pipeline, a WATCH transaction and a
+//! pub/sub stream.
+//!
+//! ```text
+//! redis-server --port 6379 --save '' &
+//! REDIS_URL=redis://127.0.0.1:6379 cargo run --example async_std --features async-std   # keys: redwire:example:*
+//! ```
+
+use redwire::async_std::{Client, PubSubEvent};
+use redwire::cmd::{self, Commands, PipelineCommands};
+use redwire::Pipeline;
+
+fn main() -> redwire::Result<()> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    async_std::task::block_on(async {
+        let client = Client::open(&url)?;
+        let counter = "redwire:example:counter";
+        let _: () = client.del(counter).await?;
+
+        // 100 tasks, 10 INCRs each, all multiplexed on one connection and written in batches.
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let client = client.clone();
+                async_std::task::spawn(async move {
+                    for _ in 0..10 {
+                        client.incr::<i64>(counter).await?;
+                    }
+                    Ok::<_, redwire::Error>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await?;
+        }
+        let total: i64 = client.get(counter).await?;
+        println!("100 tasks x 10 INCR = {total}");
+
+        // An explicit pipeline: atomic (MULTI/EXEC) unless told otherwise.
+        let (len, items): (i64, Vec<String>) = client
+            .pipeline()
+            .rpush("redwire:example:list", ["a", "b", "c"])
+            .lrange("redwire:example:list", 0, -1)
+            .execute()
+            .await?;
+        println!("pipeline: {len} items {items:?}");
+
+        // A WATCH transaction, retried if the key changes between the read and EXEC.
+        let ((), doubled): ((), i64) = client
+            .transaction(&[counter], |tx| async move {
+                let now: i64 = tx.get(counter).await?;
+                Ok(Pipeline::new().cmd(cmd::set(counter, now * 2).into()).cmd(cmd::get(counter)))
+            })
+            .await?;
+        println!("transaction: doubled to {doubled}");
+
+        // Pub/sub as a stream on a connection of its own.
+        let mut pubsub = client.pubsub().await?;
+        pubsub.subscribe("redwire:example:news").await?;
+        let _: i64 = client.publish("redwire:example:news", "hello").await?;
+        if let PubSubEvent::Message(m) = pubsub.next().await? {
+            println!("message on {:?}: {:?}", m.channel, m.payload);
+        }
+        let _: () = client.del(["redwire:example:counter", "redwire:example:list"]).await?;
+        Ok(())
+    })
+}
