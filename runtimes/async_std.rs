@@ -2,17 +2,18 @@
 //!
 //! **async-std is discontinued upstream; prefer [`redwire::smol`](https://docs.rs/redwire/latest/redwire/smol/)**
 //! (the feature `smol`), which behaves the same. This adapter stays as small as possible: it opens sockets,
-//! makes timers and spawns the driver task; the client is the shared futures-io driver.
+//! makes timers and spawns the driver task; the client is the shared futures-io driver, [`futures_io::Client`].
 //!
 //! ```no_run
 //! use redwire::cmd::Commands;
 //!
-//! #[async_std::main]
-//! async fn main() -> redwire::Result<()> {
-//!     let client = redwire::async_std::Client::open("redis://127.0.0.1:6379")?;
-//!     let visits: i64 = client.incr("visits").await?;
-//!     println!("visit #{visits}");
-//!     Ok(())
+//! fn main() -> redwire::Result<()> {
+//!     async_std::task::block_on(async {
+//!         let client = redwire::async_std::Client::open("redis://127.0.0.1:6379")?;
+//!         let visits: i64 = client.incr("visits").await?;
+//!         println!("visit #{visits}");
+//!         Ok(())
+//!     })
 //! }
 //! ```
 
@@ -50,13 +51,13 @@ impl Rt for AsyncStd {
     }
 }
 
-/// An async client on async-std; see [`futures_io::Client`](crate::async_std::Client).
+/// An async client on async-std; see [`futures_io::Client`] for everything it does.
 pub type Client = futures_io::Client<AsyncStd>;
 /// The future an async-std [`Client`]'s command methods return.
 pub type Reply<'a, T> = futures_io::Reply<'a, AsyncStd, T>;
 /// A pipeline on an async-std [`Client`].
 pub type Pipeline<'a> = futures_io::Pipeline<'a, AsyncStd>;
-/// A WATCHed connection inside an async-std [`Client::transaction`].
+/// The WATCHed connection an async-std [`Client`]'s `transaction` body reads through.
 pub type Watched = futures_io::Watched<AsyncStd>;
 /// A pub/sub stream on async-std.
 pub type PubSub = futures_io::PubSub<AsyncStd>;

@@ -1,7 +1,7 @@
 //! redwire on [smol](https://docs.rs/smol): the recommended async runtime.
 //!
 //! This file only opens sockets, makes timers and spawns the driver task (on smol's global executor); the
-//! client itself is the shared futures-io driver, described on [`Client`].
+//! client itself is the shared futures-io driver, described on [`futures_io::Client`].
 //!
 //! ```no_run
 //! use redwire::cmd::Commands;
@@ -50,13 +50,13 @@ impl Rt for Smol {
     }
 }
 
-/// An async client on smol; see [`futures_io::Client`](crate::smol::Client) for everything it does.
+/// An async client on smol; see [`futures_io::Client`] for everything it does.
 pub type Client = futures_io::Client<Smol>;
 /// The future a smol [`Client`]'s command methods return.
 pub type Reply<'a, T> = futures_io::Reply<'a, Smol, T>;
 /// A pipeline on a smol [`Client`].
 pub type Pipeline<'a> = futures_io::Pipeline<'a, Smol>;
-/// A WATCHed connection inside a smol [`Client::transaction`].
+/// The WATCHed connection a smol [`Client`]'s `transaction` body reads through.
 pub type Watched = futures_io::Watched<Smol>;
 /// A pub/sub stream on smol.
 pub type PubSub = futures_io::PubSub<Smol>;

@@ -1,17 +1,19 @@
-//! The one async driver, generic over the futures-io traits, that `redwire::smol` and `redwire::async_std`
-//! share. A runtime plugs in through [`Rt`] (spawn a task, a timer, connect a socket); everything else —
-//! the multiplexed connection with automatic pipelining, the pool of dedicated connections, pipelines,
-//! WATCH transactions, pub/sub streams, timeouts and reconnects — lives here, once.
+//! The async client, generic over the runtime: one driver over the futures-io traits that
+//! `redwire::smol` and `redwire::async_std` instantiate. Use it through
+//! those modules (`redwire::smol::Client` is `Client<Smol>`); this module documents the types and holds
+//! [`Rt`], the trait a runtime implements (tasks, timers, sockets) — implement it to run redwire's async
+//! client on another runtime.
 //!
-//! This module makes no protocol decision: replies are matched to requests, deadlines are set and
-//! handshakes are run by [`Connection`](crate::Connection); it only moves bytes, reads the clock and wakes
-//! tasks.
+//! Everything lives here once: the multiplexed connection with automatic pipelining ([`Client`]), the
+//! pool of dedicated connections for blocking commands and WATCH transactions, pipelines ([`Pipeline`]),
+//! transactions ([`Watched`]), pub/sub streams ([`PubSub`]), timeouts and reconnects. It makes no
+//! protocol decision: replies are matched to requests, deadlines set and handshakes run by
+//! [`Connection`](crate::Connection); this module only moves bytes, reads the clock and wakes tasks.
 //!
-//! - `oneshot.rs`: the reply slot a request future waits on.
-//! - `wire.rs`: one socket and its `Connection` (connect with timeout, write, read, deadlines).
-//! - `driver.rs`: the task that owns the shared connection and batches every queued request.
-//! - `client.rs`: `Client`, its command future, routing and reconnect; `pool.rs`: dedicated connections.
-//! - `pipeline.rs`, `transaction.rs`, `pubsub.rs`: the user-facing builders.
+//! Files: `oneshot.rs` (the reply slot a request waits on), `wire.rs` (one socket and its `Connection`),
+//! `driver.rs` (the task that owns the shared connection and batches queued requests), `client.rs`
+//! (`Client`, its command future, routing, reconnect), `pool.rs` (dedicated connections), and the
+//! user-facing `pipeline.rs`, `transaction.rs`, `pubsub.rs`.
 
 mod client;
 mod driver;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// What a [`PubSub`] stream yields.
+/// What a pub/sub stream yields (`redwire::smol::PubSub`, `redwire::async_std::PubSub`).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PubSubEvent {
