@@ -134,7 +134,7 @@ pub(crate) async fn run<R: Rt>(shared: Arc<Shared>, config: Config, health: Arc<
     match Wire::<R>::connect(&config).await {
         Ok(wire) => {
             health.failures.store(0, Ordering::Relaxed);
-            Driver { wire, shared, waiting: VecDeque::new() }.await
+            Driver { wire, shared, waiting: VecDeque::new(), wake: Vec::new(), spare: Vec::new() }.await
         }
         Err(e) => {
             health.failures.fetch_add(1, Ordering::Relaxed);
@@ -148,25 +148,30 @@ struct Driver<R: Rt> {
     shared: Arc<Shared>,
     /// Requests sent and not answered, oldest first: the order the server answers in.
     waiting: VecDeque<(RequestId, ReplyTx)>,
+    /// The tasks whose replies were handed out since the last wake-up round.
+    wake: Vec<Waker>,
+    /// An empty vector with capacity, swapped with the queue's at each intake (no allocation per batch).
+    spare: Vec<Request>,
 }
 
 impl<R: Rt> Driver<R> {
     /// Takes every queued request into the connection. Returns whether the clients are all gone.
     fn intake(&mut self, cx: &mut Context<'_>) -> bool {
-        let (requests, detached) = {
+        let detached = {
             let mut q = self.shared.lock();
             match &q.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => q.waker = Some(cx.waker().clone()),
             }
-            (std::mem::take(&mut q.requests), q.detached)
+            std::mem::swap(&mut q.requests, &mut self.spare);
+            q.detached
         };
-        if requests.is_empty() {
+        if self.spare.is_empty() {
             return detached;
         }
         let now = Instant::now();
         let conn = &mut self.wire.conn;
-        for Request { payload, reply } in requests {
+        for Request { payload, reply } in self.spare.drain(..) {
             if reply.is_canceled() {
                 continue; // never sent: nothing to discard later
             }
@@ -193,7 +198,17 @@ impl<R: Rt> Driver<R> {
             Event::TimedOut { .. } => Err(timed_out(&self.wire.conn, id)),
             event => Ok(event),
         };
-        let _ = reply.send(answer); // a dropped receiver: the reply is discarded here
+        // A dropped receiver: the reply is discarded here.
+        if let Ok(Some(waker)) = reply.send_deferred(answer) {
+            self.wake.push(waker);
+        }
+    }
+
+    /// Wakes the tasks whose replies were handed out: once per task per round, after the whole round.
+    fn wake_all(&mut self) {
+        for w in self.wake.drain(..) {
+            w.wake();
+        }
     }
 
     /// The connection died: every request in flight or queued gets the error.
@@ -216,12 +231,14 @@ impl<R: Rt> Future for Driver<R> {
                 match this.wire.poll_event(cx) {
                     Poll::Ready(Ok(event)) => this.dispatch(event),
                     Poll::Ready(Err(e)) => {
+                        this.wake_all();
                         this.fail(e);
                         return Poll::Ready(());
                     }
                     Poll::Pending => break,
                 }
             }
+            this.wake_all();
             if detached && this.waiting.is_empty() && this.shared.lock().requests.is_empty() {
                 this.fail(Error::Closed("the client was dropped".into()));
                 return Poll::Ready(());

@@ -52,18 +52,23 @@ pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
 impl<T> Sender<T> {
     /// Fills the slot and wakes the receiver; gives the value back when the receiver is gone.
     pub(crate) fn send(self, value: T) -> Result<(), T> {
-        let waker = {
-            let mut state = self.slot.lock();
-            if state.receiver_gone {
-                return Err(value);
-            }
-            state.value = Some(value);
-            state.waker.take()
-        };
-        if let Some(w) = waker {
+        if let Some(w) = self.send_deferred(value)? {
             w.wake();
         }
         Ok(())
+    }
+
+    /// Fills the slot and returns the receiver's waker instead of waking it, so a batch of replies can be
+    /// handed out first and their tasks woken after (one wake-up for a task awaiting many of them).
+    /// Gives the value back when the receiver is gone.
+    pub(crate) fn send_deferred(self, value: T) -> Result<Option<Waker>, T> {
+        let mut state = self.slot.lock();
+        if state.receiver_gone {
+            return Err(value);
+        }
+        state.value = Some(value);
+        // Taken now, so the sender's drop (right after) finds no waker to wake.
+        Ok(state.waker.take())
     }
 
     /// `true` once the receiver was dropped: nobody will read a reply.
