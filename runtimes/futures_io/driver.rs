@@ -21,6 +21,8 @@ use std::time::Instant;
 
 /// How many rounds (take requests, write, read, dispatch) the driver runs before yielding to other tasks.
 const BUDGET: usize = 64;
+/// How many events one round dispatches before taking new requests again.
+const EVENTS_PER_ROUND: usize = 256;
 
 /// What a request asks for.
 pub(crate) enum Payload {
@@ -227,26 +229,38 @@ impl<R: Rt> Future for Driver<R> {
         let this = self.get_mut();
         for _ in 0..BUDGET {
             let detached = this.intake(cx);
-            loop {
+            let mut events = 0;
+            let drained = loop {
+                if events == EVENTS_PER_ROUND {
+                    break false;
+                }
                 match this.wire.poll_event(cx) {
                     Poll::Ready(Ok(event)) => this.dispatch(event),
                     Poll::Ready(Err(e)) => {
-                        this.wake_all();
+                        // Dead first, then wake: a task woken by its `TimedOut` and sending again at once
+                        // must find this connection closed and open a new one.
                         this.fail(e);
+                        this.wake_all();
                         return Poll::Ready(());
                     }
-                    Poll::Pending => break,
+                    Poll::Pending => break true,
                 }
-            }
+                events += 1;
+            };
             this.wake_all();
-            if detached && this.waiting.is_empty() && this.shared.lock().requests.is_empty() {
+            if !drained {
+                continue; // more input is waiting: another round (within the budget)
+            }
+            let idle = this.shared.lock().requests.is_empty();
+            if detached && idle && this.waiting.is_empty() {
                 this.fail(Error::Closed("the client was dropped".into()));
                 return Poll::Ready(());
             }
-            if this.shared.lock().requests.is_empty() {
+            if idle {
                 return Poll::Pending;
             }
         }
+        // Budget spent with work left: let other tasks run, then continue.
         cx.waker().wake_by_ref();
         Poll::Pending
     }
