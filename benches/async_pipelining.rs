@@ -62,8 +62,7 @@ fn bench(c: &mut Criterion) {
     let client = Client::open(&server.url()).expect("URL");
     let keys = keys();
     smol::block_on(async {
-        let mut p = client.pipeline();
-        p.transaction(false);
+        let mut p = client.pipeline().transaction(false);
         for (i, k) in keys.iter().enumerate() {
             p.set(k, format!("value:{i}"));
         }
@@ -75,8 +74,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("explicit_pipeline", |b| {
         b.iter(|| {
             smol::block_on(async {
-                let mut p = client.pipeline();
-                p.transaction(false);
+                let mut p = client.pipeline().transaction(false);
                 for k in &keys {
                     p.get(k);
                 }

@@ -7,8 +7,7 @@
 //! ```
 
 use redwire::async_std::{Client, PubSubEvent};
-use redwire::cmd::{self, Commands, PipelineCommands};
-use redwire::Pipeline;
+use redwire::cmd::{Commands, PipelineCommands};
 
 fn main() -> redwire::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -48,7 +47,8 @@ fn main() -> redwire::Result<()> {
         let ((), doubled): ((), i64) = client
             .transaction(&[counter], |tx| async move {
                 let now: i64 = tx.get(counter).await?;
-                Ok(Pipeline::new().cmd(cmd::set(counter, now * 2).into()).cmd(cmd::get(counter)))
+                tx.multi().set(counter, now * 2).get(counter);
+                Ok(())
             })
             .await?;
         println!("transaction: doubled to {doubled}");

@@ -6,9 +6,8 @@
 //! REDIS_URL=redis://127.0.0.1:6379 cargo run --example smol --features smol   # keys: redwire:example:*
 //! ```
 
-use redwire::cmd::{self, Commands, PipelineCommands};
+use redwire::cmd::{Commands, PipelineCommands};
 use redwire::smol::{Client, PubSubEvent};
-use redwire::Pipeline;
 
 fn main() -> redwire::Result<()> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -48,7 +47,8 @@ fn main() -> redwire::Result<()> {
         let ((), doubled): ((), i64) = client
             .transaction(&[counter], |tx| async move {
                 let now: i64 = tx.get(counter).await?;
-                Ok(Pipeline::new().cmd(cmd::set(counter, now * 2).into()).cmd(cmd::get(counter)))
+                tx.multi().set(counter, now * 2).get(counter);
+                Ok(())
             })
             .await?;
         println!("transaction: doubled to {doubled}");

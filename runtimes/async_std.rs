@@ -57,8 +57,8 @@ pub type Client = futures_io::Client<AsyncStd>;
 pub type Reply<'a, T> = futures_io::Reply<'a, AsyncStd, T>;
 /// A pipeline on an async-std [`Client`].
 pub type Pipeline<'a> = futures_io::Pipeline<'a, AsyncStd>;
-/// The WATCHed connection an async-std [`Client`]'s `transaction` body reads through.
-pub type Watched = futures_io::Watched<AsyncStd>;
+/// The WATCHed connection a [`Client`]'s `transaction` body reads through and queues on.
+pub type Transaction = futures_io::Transaction<AsyncStd>;
 /// A pub/sub stream on async-std.
 pub type PubSub = futures_io::PubSub<AsyncStd>;
-pub use futures_io::PubSubEvent;
+pub use futures_io::{Committed, PubSubEvent, DEFAULT_MAX_ATTEMPTS};

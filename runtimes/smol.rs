@@ -56,8 +56,8 @@ pub type Client = futures_io::Client<Smol>;
 pub type Reply<'a, T> = futures_io::Reply<'a, Smol, T>;
 /// A pipeline on a smol [`Client`].
 pub type Pipeline<'a> = futures_io::Pipeline<'a, Smol>;
-/// The WATCHed connection a smol [`Client`]'s `transaction` body reads through.
-pub type Watched = futures_io::Watched<Smol>;
+/// The WATCHed connection a [`Client`]'s `transaction` body reads through and queues on.
+pub type Transaction = futures_io::Transaction<Smol>;
 /// A pub/sub stream on smol.
 pub type PubSub = futures_io::PubSub<Smol>;
-pub use futures_io::PubSubEvent;
+pub use futures_io::{Committed, PubSubEvent, DEFAULT_MAX_ATTEMPTS};

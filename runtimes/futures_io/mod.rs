@@ -6,7 +6,7 @@
 //!
 //! Everything lives here once: the multiplexed connection with automatic pipelining ([`Client`]), the
 //! pool of dedicated connections for blocking commands and WATCH transactions, pipelines ([`Pipeline`]),
-//! transactions ([`Watched`]), pub/sub streams ([`PubSub`]), timeouts and reconnects. It makes no
+//! WATCH transactions ([`Transaction`]), pub/sub streams ([`PubSub`]), timeouts and reconnects. It makes no
 //! protocol decision: replies are matched to requests, deadlines set and handshakes run by
 //! [`Connection`](crate::Connection); this module only moves bytes, reads the clock and wakes tasks.
 //!
@@ -27,7 +27,7 @@ mod wire;
 pub use client::{Client, Reply};
 pub use pipeline::Pipeline;
 pub use pubsub::{PubSub, PubSubEvent};
-pub use transaction::Watched;
+pub use transaction::{Committed, Multi, Transaction, DEFAULT_MAX_ATTEMPTS};
 
 use crate::config::Address;
 use crate::Error;

@@ -24,10 +24,20 @@ impl<'a, R: Rt> Pipeline<'a, R> {
         Pipeline { client, inner: crate::Pipeline::transaction() }
     }
 
-    /// Wraps the commands in `MULTI`/`EXEC` (`true`, the default) or not.
-    pub fn transaction(&mut self, atomic: bool) -> &mut Self {
+    /// Wraps the commands in `MULTI`/`EXEC` (`true`, the default) or sends them as a plain batch.
+    pub fn transaction(mut self, atomic: bool) -> Self {
         self.inner.set_atomic(atomic);
         self
+    }
+
+    /// `true` when the commands will run inside `MULTI`/`EXEC`.
+    pub fn is_atomic(&self) -> bool {
+        self.inner.is_atomic()
+    }
+
+    /// Drops every queued command.
+    pub fn clear(&mut self) {
+        self.inner.clear();
     }
 
     /// The number of commands queued.
@@ -50,7 +60,7 @@ impl<'a, R: Rt> Pipeline<'a, R> {
     /// [`Error::Server`] for a command's error reply, unless `T` keeps it); the connection's error when
     /// it died.
     pub async fn execute<T: FromValue>(&mut self) -> Result<T> {
-        T::from_value(Value::Array(self.execute_values().await?))
+        T::from_value(Value::Array(self.execute_raw().await?))
     }
 
     /// Like [`execute`](Self::execute), but returns the raw replies, server errors kept in their slots
@@ -58,7 +68,7 @@ impl<'a, R: Rt> Pipeline<'a, R> {
     ///
     /// # Errors
     /// As [`execute`](Self::execute), without the conversion errors.
-    pub async fn execute_values(&mut self) -> Result<Vec<Value>> {
+    pub async fn execute_raw(&mut self) -> Result<Vec<Value>> {
         let fresh = crate::Pipeline::new().atomic(self.inner.is_atomic());
         let pipeline = std::mem::replace(&mut self.inner, fresh);
         for cmd in pipeline.cmds() {

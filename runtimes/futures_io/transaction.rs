@@ -1,51 +1,90 @@
-//! WATCH transactions: [`Client::transaction`] takes a dedicated connection, WATCHes the keys, lets the
-//! body read through a [`Watched`] handle, then sends the body's commands in `MULTI`/`EXEC` and retries
-//! from the start when a watched key changed. A connection left watching (the body failed, a read was
-//! cancelled) is closed, never pooled.
+//! WATCH transactions, shaped like the blocking runtime's: [`Client::transaction`] takes a dedicated
+//! connection, WATCHes the keys, and runs the body with a [`Transaction`] handle — reads run at once on
+//! the watched connection, commands queued with [`Transaction::multi`] run in `MULTI`/`EXEC` — and starts
+//! over when a watched key changed. A connection left watching (the body failed, a read was cancelled)
+//! is closed, never pooled.
 
 use super::client::{event_value, Client};
 use super::pool::Lease;
 use super::{refuse_excluded, Rt};
-use crate::cmd::Commands;
+use crate::cmd::{Commands, PipelineCommands};
 use crate::{Cmd, Error, Event, FromValue, Pipeline, Result, ToArgs};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The body's view of a WATCHed connection: every command method (from [`Commands`]) runs at once on
-/// that connection and returns its reply. Cheap to clone; reads must be awaited one at a time.
-pub struct Watched<R: Rt> {
-    slot: Arc<Mutex<Option<Lease<R>>>>,
+/// How many times [`Client::transaction`] runs its body before giving up with [`Error::Watch`].
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 100;
+
+/// A committed transaction: the `EXEC` replies and how many attempts it took.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Committed<T> {
+    /// The `EXEC` replies, converted.
+    pub value: T,
+    /// How many times the body ran; `attempts - 1` retries.
+    pub attempts: u32,
 }
 
-impl<R: Rt> Clone for Watched<R> {
+struct State<R: Rt> {
+    /// The watched connection; `None` while a read is using it (or after a read was dropped).
+    lease: Option<Lease<R>>,
+    /// The commands for `MULTI`/`EXEC`.
+    queued: Pipeline,
+}
+
+/// The body's handle on a WATCHed connection: every command method (from [`Commands`]) runs at once on
+/// that connection; [`multi`](Self::multi) queues commands for `MULTI`/`EXEC`. Cheap to clone (the body
+/// may move it into its future); reads must be awaited one at a time.
+pub struct Transaction<R: Rt> {
+    state: Arc<Mutex<State<R>>>,
+}
+
+impl<R: Rt> Clone for Transaction<R> {
     fn clone(&self) -> Self {
-        Watched { slot: self.slot.clone() }
+        Transaction { state: self.state.clone() }
     }
 }
 
-impl<R: Rt> std::fmt::Debug for Watched<R> {
+impl<R: Rt> std::fmt::Debug for Transaction<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watched").finish_non_exhaustive()
+        f.debug_struct("Transaction").field("queued", &self.lock().queued.len()).finish_non_exhaustive()
     }
 }
 
-impl<R: Rt> Watched<R> {
+/// The commands queued for `MULTI`/`EXEC`, from [`Transaction::multi`]: chain [`PipelineCommands`]
+/// methods on it within one statement (it holds a lock; do not keep it across an `.await`).
+pub struct Multi<'a, R: Rt>(MutexGuard<'a, State<R>>);
+
+impl<R: Rt> PipelineCommands for Multi<'_, R> {
+    fn queue(&mut self, cmd: impl Into<Cmd>) -> &mut Self {
+        self.0.queued.add(cmd.into());
+        self
+    }
+}
+
+impl<R: Rt> Transaction<R> {
+    fn new(lease: Lease<R>) -> Transaction<R> {
+        Transaction {
+            state: Arc::new(Mutex::new(State { lease: Some(lease), queued: Pipeline::transaction() })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<R>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn take(&self) -> Result<Lease<R>> {
-        self.slot.lock().unwrap_or_else(|p| p.into_inner()).take().ok_or_else(|| {
-            Error::Usage(
-                "the watched connection is busy or gone: await each read inside a transaction before the \
-                 next, and do not drop a read before it completes (that closes the connection)"
-                    .into(),
-            )
-        })
+        self.lock().lease.take().ok_or_else(busy)
     }
 
-    fn put(&self, lease: Lease<R>) {
-        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease);
+    /// The queue of commands to run in `MULTI`/`EXEC` when the body returns:
+    /// `tx.multi().set("k", 1).incr("n");`.
+    pub fn multi(&self) -> Multi<'_, R> {
+        Multi(self.lock())
     }
 
-    /// Runs any command on the watched connection and converts its reply.
+    /// Runs any command on the watched connection at once and converts its reply.
     ///
     /// # Errors
     /// [`Error::Usage`] for a command refused on pooled connections (`MULTI`, `WATCH`, ...) or when
@@ -56,12 +95,20 @@ impl<R: Rt> Watched<R> {
         let mut lease = self.take()?;
         // A read dropped before completing drops the lease with it: the connection is closed.
         let answer = lease.request(|conn, now| conn.send(&cmd, now), |_| {}).await;
-        self.put(lease);
+        self.lock().lease = Some(lease);
         T::from_value(event_value(answer?)?)
     }
 }
 
-impl<R: Rt> Commands for Watched<R> {
+fn busy() -> Error {
+    Error::Usage(
+        "the watched connection is busy or gone: await each read inside a transaction before the next, \
+         and do not drop a read before it completes (that closes the connection)"
+            .into(),
+    )
+}
+
+impl<R: Rt> Commands for Transaction<R> {
     type Reply<'a, T: FromValue> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
     fn run<T: FromValue>(&self, cmd: impl Into<Cmd>) -> Self::Reply<'_, T> {
@@ -71,72 +118,80 @@ impl<R: Rt> Commands for Watched<R> {
 }
 
 impl<R: Rt> Client<R> {
-    /// A WATCH transaction, retried until it commits: WATCHes `keys` on a dedicated connection, runs
-    /// `body` (which reads through the [`Watched`] handle and returns the commands to commit), sends them
-    /// in `MULTI`/`EXEC`, and starts over when a watched key changed in between. Returns the `EXEC`
-    /// replies converted into `T`.
+    /// An optimistic transaction on `keys`: `WATCH keys` on a dedicated connection, run `body` (its reads
+    /// run at once on the watched connection; the commands it queues with [`Transaction::multi`] run in
+    /// `MULTI`/`EXEC`), and when a watched key changed before `EXEC`, do it all again, up to
+    /// [`DEFAULT_MAX_ATTEMPTS`] times. Returns the `EXEC` replies converted into `T`.
     ///
     /// ```no_run
     /// # async fn demo(client: redwire::smol::Client) -> redwire::Result<()> {
-    /// use redwire::cmd::{self, Commands};
-    /// use redwire::Pipeline;
-    ///
-    /// let ((), balance): ((), i64) = client
-    ///     .transaction(&["balance"], |tx| async move {
-    ///         let now = tx.get::<Option<i64>>("balance").await?.unwrap_or(0);
-    ///         Ok(Pipeline::new().cmd(cmd::set("balance", now + 10).into()).cmd(cmd::get("balance")))
+    /// use redwire::cmd::{Commands, PipelineCommands};
+    /// // A client-side INCR: read, compute, write, atomically with respect to "seq".
+    /// let ((), new): ((), i64) = client
+    ///     .transaction(&["seq"], |tx| async move {
+    ///         let current: Option<i64> = tx.get("seq").await?;
+    ///         tx.multi().set("seq", current.unwrap_or(0) + 1).get("seq");
+    ///         Ok(())
     ///     })
     ///     .await?;
+    /// # let _ = new;
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
-    /// The body's error (nothing is committed); [`Error::ExecAbort`] when the server refused a queued
-    /// command; the connection's error; a conversion error.
+    /// [`Error::Watch`] when every attempt was aborted; the body's error (nothing is committed, the
+    /// connection is closed); [`Error::ExecAbort`] when the server refused a queued command; connection
+    /// errors (never retried: an `EXEC` that may have run is not sent again); a conversion error.
     pub async fn transaction<T, F, Fut>(&self, keys: impl ToArgs, body: F) -> Result<T>
     where
         T: FromValue,
-        F: FnMut(Watched<R>) -> Fut,
-        Fut: Future<Output = Result<Pipeline>>,
+        F: FnMut(Transaction<R>) -> Fut,
+        Fut: Future<Output = Result<()>>,
     {
-        self.transaction_attempts(keys, u32::MAX, body).await
+        Ok(self.transaction_with(keys, DEFAULT_MAX_ATTEMPTS, body).await?.value)
     }
 
-    /// [`transaction`](Self::transaction) giving up after `max_attempts` runs of the body.
+    /// [`transaction`](Self::transaction) with a limit on attempts (0 counts as 1), also reporting how
+    /// many were made.
     ///
     /// # Errors
-    /// [`Error::Watch`] when the last attempt was aborted by a watched key changing; otherwise as
-    /// [`transaction`](Self::transaction).
-    pub async fn transaction_attempts<T, F, Fut>(
+    /// As [`transaction`](Self::transaction); [`Error::Watch`] after `max_attempts` aborted attempts.
+    pub async fn transaction_with<T, F, Fut>(
         &self,
         keys: impl ToArgs,
         max_attempts: u32,
         mut body: F,
-    ) -> Result<T>
+    ) -> Result<Committed<T>>
     where
         T: FromValue,
-        F: FnMut(Watched<R>) -> Fut,
-        Fut: Future<Output = Result<Pipeline>>,
+        F: FnMut(Transaction<R>) -> Fut,
+        Fut: Future<Output = Result<()>>,
     {
         let watch = Cmd::new("WATCH").arg(keys);
-        for _ in 0..max_attempts.max(1) {
-            let mut lease = self.pool().checkout().await?;
+        let mut lease = self.pool().checkout().await?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
             if watch.arg_count() > 1 {
                 event_value(lease.request(|conn, now| conn.send(&watch, now), |_| {}).await?)?;
             }
-            let watched = Watched { slot: Arc::new(Mutex::new(Some(lease))) };
-            let pipeline = body(watched.clone()).await?;
-            let mut lease = watched.take()?;
-            for cmd in pipeline.cmds() {
+            let tx = Transaction::new(lease);
+            body(tx.clone()).await?;
+            let (watched, queued) = {
+                let mut state = tx.lock();
+                (state.lease.take(), std::mem::replace(&mut state.queued, Pipeline::transaction()))
+            };
+            lease = watched.ok_or_else(busy)?;
+            for cmd in queued.cmds() {
                 refuse_excluded(cmd)?;
             }
-            let event =
-                lease.request(|conn, now| conn.send_transaction(pipeline.cmds(), now), |_| {}).await?;
+            let event = lease.request(|conn, now| conn.send_transaction(queued.cmds(), now), |_| {}).await?;
             match event {
-                Event::Transaction { result: Err(Error::Watch), .. } => continue,
-                event => return T::from_value(event_value(event)?),
+                Event::Transaction { result: Err(Error::Watch), .. } if attempts < max_attempts.max(1) => {}
+                event => {
+                    return T::from_value(event_value(event)?).map(|value| Committed { value, attempts })
+                }
             }
         }
-        Err(Error::Watch)
     }
 }

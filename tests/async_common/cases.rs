@@ -3,9 +3,9 @@
 // runtime's aliases), `block_on`, `spawn` (returns an awaitable handle), `sleep` and `timeout`.
 // Every test runs against a real server from `tests/support`.
 
-use redwire::cmd::{self, Commands, PipelineCommands};
+use redwire::cmd::{Commands, PipelineCommands};
 use redwire::resp::Value;
-use redwire::{Cmd, Config, Error, Pipeline};
+use redwire::{Cmd, Config, Error};
 use std::time::Duration;
 use support::{RawClient, Server};
 
@@ -208,7 +208,7 @@ fn pipelines_are_atomic_by_default_and_plain_on_request() {
         let _: () = client.set("text", "abc").await.unwrap();
         for atomic in [true, false] {
             let values =
-                client.pipeline().transaction(atomic).incr("text").get("text").execute_values().await.unwrap();
+                client.pipeline().transaction(atomic).incr("text").get("text").execute_raw().await.unwrap();
             assert!(matches!(&values[0], Value::Error(e) if e.starts_with(b"ERR")), "{values:?}");
             assert_eq!(values[1], Value::BulkString("abc".into()));
         }
@@ -246,7 +246,8 @@ fn watch_transactions_from_many_tasks_add_up_and_retry() {
                                 attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                                 async move {
                                     let now = tx.get::<Option<i64>>("balance").await?.unwrap_or(0);
-                                    Ok(Pipeline::new().cmd(cmd::set("balance", now + 1).into()))
+                                    tx.multi().set("balance", now + 1);
+                                    Ok(())
                                 }
                             })
                             .await
@@ -263,26 +264,48 @@ fn watch_transactions_from_many_tasks_add_up_and_retry() {
 
         // A body error commits nothing.
         let err = client
-            .transaction::<(), _, _>(&["balance"], |_tx| async { Err(Error::Usage("changed my mind".into())) })
+            .transaction::<(), _, _>(&["balance"], |tx| async move {
+                tx.multi().set("balance", -1);
+                Err(Error::Usage("changed my mind".into()))
+            })
             .await
             .unwrap_err();
         assert!(matches!(&err, Error::Usage(m) if m == "changed my mind"));
         // A watched key changed by someone else every time: gives up after the given attempts.
-        let c = client.clone();
+        let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (c, counted) = (client.clone(), runs.clone());
         let err = client
-            .transaction_attempts::<(), _, _>(&["balance"], 3, |tx| {
+            .transaction_with::<(), _, _>(&["balance"], 3, |tx| {
                 let c = c.clone();
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 async move {
                     let _: Option<i64> = tx.get("balance").await?;
                     let _: i64 = c.incr("balance").await?;
-                    Ok(Pipeline::new().cmd(cmd::set("balance", 0).into()))
+                    tx.multi().set("balance", 0);
+                    Ok(())
                 }
             })
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Watch), "{err:?}");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // A commit reports its attempts; a read while another is in flight is refused.
+        let committed = client
+            .transaction_with::<(i64,), _, _>(&["balance"], 5, |tx| {
+                async move {
+                    let (a, b) = (tx.get::<Option<i64>>("balance"), tx.get::<Option<i64>>("balance"));
+                    let (a, b) = join2(a, b).await;
+                    assert_eq!(a.expect("the first read runs"), Some(203));
+                    assert!(matches!(b, Err(Error::Usage(_))), "the concurrent read is refused: {b:?}");
+                    tx.multi().incr("balance");
+                    Ok(())
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!((committed.value, committed.attempts), ((204,), 1));
         let balance: i64 = client.get("balance").await.unwrap();
-        assert_eq!(balance, 203);
+        assert_eq!(balance, 204);
     });
     assert!(attempts.load(std::sync::atomic::Ordering::SeqCst) >= 200);
 }
@@ -411,6 +434,31 @@ fn pubsub_is_a_futures_stream() {
         }
         assert_eq!(got, ["a", "b", "a"]);
     });
+}
+
+/// Polls two futures together in one task.
+async fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if out_a.is_none() {
+            if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
+                out_a = Some(v);
+            }
+        }
+        if out_b.is_none() {
+            if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
+                out_b = Some(v);
+            }
+        }
+        if out_a.is_some() && out_b.is_some() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    (out_a.expect("done"), out_b.expect("done"))
 }
 
 async fn next_message(ps: &mut rt::PubSub) -> redwire::event::Message {
