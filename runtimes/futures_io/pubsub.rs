@@ -7,7 +7,7 @@
 //! the list of names to restore after a reconnect.
 
 use super::pool::Pool;
-use super::wire::Wire;
+use super::wire::{race, Wire};
 use super::{backoff, replicate, Rt};
 use crate::event::{Message, SubscriptionKind};
 use crate::resp::Value;
@@ -19,7 +19,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a pub/sub stream yields (`redwire::smol::PubSub`, `redwire::async_std::PubSub`).
 #[derive(Debug)]
@@ -160,6 +160,25 @@ impl<R: Rt> PubSub<R> {
     /// A failed reconnect attempt (the next call tries again, after a backoff).
     pub async fn next(&mut self) -> Result<PubSubEvent> {
         poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    /// The next message or reconnect notice, waiting at most `timeout`; `Ok(None)` when none came.
+    ///
+    /// # Errors
+    /// As [`next`](Self::next).
+    pub async fn get_message(&mut self, timeout: Duration) -> Result<Option<PubSubEvent>> {
+        let deadline = Instant::now().checked_add(timeout);
+        match deadline {
+            Some(at) => race(self.next(), R::sleep_until(at)).await.transpose(),
+            None => self.next().await.map(Some),
+        }
+    }
+
+    /// `true` while a channel, pattern or shard channel is subscribed (confirmed by the server).
+    pub fn is_subscribed(&self) -> bool {
+        !(self.subs.channels.is_empty()
+            && self.subs.patterns.is_empty()
+            && self.subs.shard_channels.is_empty())
     }
 
     async fn command(&mut self, kind: SubscriptionKind, cmd: Cmd) -> Result<()> {

@@ -406,9 +406,13 @@ fn pubsub_stream_subscribes_while_streaming_and_resubscribes_after_a_kill() {
             // Unsubscribing stops delivery; the stream reads nothing more.
             ps.unsubscribe("news").await.unwrap();
             assert_eq!(publish("news", "eight").await, 0);
+            assert!(ps.is_subscribed());
             ps.punsubscribe(&[] as &[&str]).await.unwrap();
             assert_eq!(publish("alerts.x", "nine").await, 0);
             assert!(rt::timeout(Duration::from_millis(100), ps.next()).await.is_none());
+            assert!(ps.get_message(Duration::from_millis(50)).await.unwrap().is_none());
+            ps.sunsubscribe("shard").await.unwrap();
+            assert!(!ps.is_subscribed());
         });
     }
 }
