@@ -1,23 +1,35 @@
-//! A tour of redwire's RESP codec against a real server — the README's first command:
+//! A tour of redwire's blocking client against a real server — the README's first command:
 //!
 //! ```text
 //! bash .ci/setup && cargo run --example tour               # starts a throwaway redis-server
 //! REDIS_URL=redis://127.0.0.1:6379 cargo run --example tour # or uses yours (keys: redwire:tour:*)
 //! ```
 //!
-//! It speaks RESP over a plain `TcpStream` with nothing but `redwire::resp::encode_command` and the
-//! `Decoder`: the sans-IO core turns commands into bytes and bytes into values, and this file owns the
-//! socket. The blocking client (`redwire::blocking`) will replace the hand-rolled loop below.
+//! Commands with typed replies, a pipeline, a WATCH transaction retried under contention, pub/sub between
+//! threads, and the same reply in RESP2 and RESP3. `redwire::blocking::Client` drives the sans-IO core
+//! over std sockets with a connection pool; this file only owns the throwaway server.
 
-use bytes::BytesMut;
-use redwire::resp::{encode_command, Decoder, Value};
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use redwire::blocking::Client;
+use redwire::cmd::{self, Commands, PipelineCommands};
+use redwire::resp::Value;
+use redwire::{Cmd, Error, FromValue};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+const KEYS: &[&str] = &[
+    "redwire:tour:greeting",
+    "redwire:tour:bin",
+    "redwire:tour:visits",
+    "redwire:tour:user",
+    "redwire:tour:scores",
+    "redwire:tour:list",
+    "redwire:tour:seq",
+];
 
 fn main() -> std::process::ExitCode {
     match tour() {
@@ -31,199 +43,150 @@ fn main() -> std::process::ExitCode {
 
 fn tour() -> Result<()> {
     // The server (if we start one) is a local: dropped, and so killed, on return, on `?` and on panic.
-    let (addr, _server) = match std::env::var("REDIS_URL") {
-        Ok(url) => (parse_url(&url)?, None),
+    let (url, server) = match std::env::var("REDIS_URL") {
+        Ok(url) => (url, None),
         Err(_) => {
             let server = Throwaway::start()?;
-            (server.addr, Some(server))
+            (format!("redis://{}", server.addr), Some(server))
         }
     };
-    let mut wire = Wire::connect(addr)?;
-    println!("redwire tour: RESP over a plain TcpStream to {addr}");
-    if let Some(server) = &_server {
+    let client = Client::open(&with_param(&url, "response_timeout", "2s"))?;
+    println!("redwire tour: a pooled blocking client on {}", client.config().addr());
+    if let Some(server) = &server {
         println!(
             "(a throwaway {} started for this tour, pid {}; it is killed at the end)",
             server.name,
             server.pid()
         );
     }
+    let _: () = client.del(KEYS)?;
 
-    section("1. One command, one reply: bytes out, bytes in, one value");
-    let mut out = BytesMut::new();
-    encode_command(&mut out, &["PING"]);
-    wire.stream.write_all(&out)?;
-    println!("   > PING          encoded as {}", quote(&out));
-    wire.fill()?;
-    println!("   bytes received: {}", quote(&wire.buf));
-    println!("   < {}   decoded from those bytes, leaving none behind", show(&wire.read()?));
-
-    section("2. Strings are bytes: CRLF and NUL need no escaping in RESP");
-    wire.show(&["SET", "redwire:tour:greeting", "hello\r\nworld\0!"])?;
-    wire.show(&["GET", "redwire:tour:greeting"])?;
-    wire.show(&["GET", "redwire:tour:missing"])?;
-    wire.show(&["ZADD", "redwire:tour:z", "1.5", "member"])?;
-    wire.show(&["ZSCORE", "redwire:tour:z", "member"])?;
-
-    section("3. A pipeline: five commands, one write, five replies in order");
-    let commands: [&[&str]; 5] = [
-        &["DEL", "redwire:tour:n", "redwire:tour:list"],
-        &["INCR", "redwire:tour:n"],
-        &["INCRBY", "redwire:tour:n", "41"],
-        &["RPUSH", "redwire:tour:list", "a", "b", "c"],
-        &["LRANGE", "redwire:tour:list", "0", "-1"],
-    ];
-    let mut out = BytesMut::new();
-    for cmd in &commands {
-        encode_command(&mut out, cmd);
-    }
-    wire.stream.write_all(&out)?;
-    println!("   wrote {} commands as {} bytes in one write_all", commands.len(), out.len());
-    for cmd in &commands {
-        println!("   > {}", cmd.iter().map(|a| word(a.as_bytes())).collect::<Vec<_>>().join(" "));
-        println!("   < {}", show(&wire.read()?));
-    }
-
-    section("4. RESP3: HELLO 3 switches the protocol and answers with a map");
-    println!("   > HELLO 3");
-    match wire.call(&["HELLO", "3"])? {
-        Value::Map(pairs) => {
-            println!("   < a map of {} entries:", pairs.len());
-            for (k, v) in &pairs {
-                println!("       {:<10} => {}", short(k), short(v));
-            }
+    section("1. Commands are methods; the reply type is yours to choose");
+    let _: () = client.set(KEYS[0], "hello")?;
+    let greeting: Option<String> = client.get(KEYS[0])?;
+    println!("   SET/GET                 -> {greeting:?}");
+    let missing: Option<String> = client.get("redwire:tour:missing")?;
+    println!("   GET of a missing key    -> {missing:?}");
+    let _: () = client.set(KEYS[1], &b"bytes\r\n\0are fine"[..])?;
+    let bin: Vec<u8> = client.get(KEYS[1])?;
+    println!("   binary-safe value       -> \"{}\" ({} bytes)", bin.escape_ascii(), bin.len());
+    let visits: i64 = client.incr(KEYS[2])?;
+    println!("   INCR                    -> {visits}");
+    let _: () = client.hset(KEYS[3], [("name", "Ada"), ("lang", "Rust")])?;
+    let user: HashMap<String, String> = client.hgetall(KEYS[3])?;
+    println!("   HGETALL as a HashMap    -> {user:?}");
+    let fresh: bool = client.run(cmd::set(KEYS[0], "again").nx().ex(60))?;
+    println!("   SET NX EX (a builder)   -> {fresh} (the key exists)");
+    match client.lpush::<i64>(KEYS[0], "x") {
+        Err(e @ Error::Server(_)) => {
+            println!("   LPUSH on a string       -> Err({e}), code {:?}", e.server_code())
         }
-        other => println!("   < {} (this server does not speak RESP3)", show(&other)),
+        other => println!("   LPUSH on a string       -> {other:?}"),
     }
-    println!("   RESP3 replies carry their types: the same score is now a double, not a string");
-    wire.show(&["ZSCORE", "redwire:tour:z", "member"])?;
+    match client.exec(&Cmd::new("SELECT").arg(1)) {
+        Err(e) => println!("   SELECT on a pooled client -> {e}"),
+        Ok(v) => println!("   SELECT -> {v:?}"),
+    }
+
+    section("2. A pipeline: one write, one read, atomic (MULTI/EXEC) unless .transaction(false)");
+    let (n, len, items): (i64, usize, Vec<String>) =
+        client.pipeline().incr(KEYS[2]).rpush(KEYS[5], ["a", "b", "c"]).lrange(KEYS[5], 0, -1).execute()?;
+    println!("   INCR, RPUSH, LRANGE     -> ({n}, {len}, {items:?})");
+    let slots: Vec<redwire::Result<i64>> =
+        client.pipeline().transaction(false).incr(KEYS[2]).incr(KEYS[0]).incr(KEYS[2]).execute()?;
+    println!("   an error in slot 2 keeps slots 1 and 3:");
+    for (i, slot) in slots.iter().enumerate() {
+        println!("     {}: {slot:?}", i + 1);
+    }
+
+    section("3. WATCH: a client-side INCR from 4 threads, retried when another thread got there first");
+    let started = Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let client = client.clone();
+            std::thread::spawn(move || -> redwire::Result<u32> {
+                let mut retries = 0;
+                for _ in 0..250 {
+                    let done = client.transaction_with::<()>(KEYS[6], 1000, |tx| {
+                        let current: Option<i64> = tx.get(KEYS[6])?; // runs now, on the watched connection
+                        tx.multi().set(KEYS[6], current.unwrap_or(0) + 1); // runs at EXEC
+                        Ok(())
+                    })?;
+                    retries += done.attempts - 1;
+                }
+                Ok(retries)
+            })
+        })
+        .collect();
+    let mut retries = 0;
+    for t in threads {
+        retries += t.join().map_err(|_| "a thread panicked")??;
+    }
+    let seq: i64 = client.get(KEYS[6])?;
+    println!("   4 x 250 increments -> {seq} in {:?}, after {retries} retries", started.elapsed());
+
+    section("4. Pub/sub between threads: a dedicated connection, patterns included");
+    let mut sub = client.pubsub()?;
+    sub.subscribe("redwire:tour:news")?;
+    sub.psubscribe("redwire:tour:alerts:*")?;
+    let publisher = client.clone();
+    let thread = std::thread::spawn(move || -> redwire::Result<()> {
+        let _: i64 = publisher.publish("redwire:tour:news", "redwire 0.1 is out")?;
+        let _: i64 = publisher.publish("redwire:tour:alerts:disk", "90% full")?;
+        Ok(())
+    });
+    for _ in 0..2 {
+        match sub.get_message(Duration::from_secs(5))? {
+            Some(m) => println!(
+                "   {:<25} {:<32} {:?}",
+                String::from_utf8_lossy(&m.channel),
+                m.pattern.map(|p| format!("(via {})", String::from_utf8_lossy(&p))).unwrap_or_default(),
+                String::from_utf8_lossy(&Vec::<u8>::from_value(m.payload)?)
+            ),
+            None => println!("   no message within 5 s"),
+        }
+    }
+    thread.join().map_err(|_| "the publisher panicked")??;
+    drop(sub);
+
+    section("5. RESP2 and RESP3 shape replies differently; the Rust type stays the same");
+    let _: () = client.zadd(KEYS[4], [(1.5, "ada"), (2.0, "grace")])?;
+    for protocol in [2, 3] {
+        let c = Client::open(&with_param(&url, "protocol", &protocol.to_string()))?;
+        let raw = c.exec(&Cmd::new("ZSCORE").arg(KEYS[4]).arg("ada"))?;
+        let hash = c.exec(&Cmd::new("HGETALL").arg(KEYS[3]))?;
+        let typed: f64 = c.zscore(KEYS[4], "ada")?;
+        println!("   RESP{protocol}: ZSCORE is {}, HGETALL is {}; as f64: {typed}", kind(&raw), kind(&hash));
+    }
 
     section("Cleaning up");
-    let keys = ["redwire:tour:greeting", "redwire:tour:n", "redwire:tour:list", "redwire:tour:z"];
-    wire.show(&[&["DEL"][..], &keys[..]].concat())?;
+    let removed: i64 = client.del(KEYS)?;
+    println!("   DEL {} keys -> {removed}", KEYS.len());
+    println!("   pool: {:?}", client.pool().stats());
     println!("\nDone.");
     Ok(())
+}
+
+/// `url` with the query parameter `key=value` added, unless the URL already sets `key`.
+fn with_param(url: &str, key: &str, value: &str) -> String {
+    if url.contains(&format!("{key}=")) {
+        return url.to_string();
+    }
+    format!("{url}{}{key}={value}", if url.contains('?') { '&' } else { '?' })
 }
 
 fn section(title: &str) {
     println!("\n{title}");
 }
 
-/// A connection: a socket, the decoder's read buffer, and the decoder.
-struct Wire {
-    stream: TcpStream,
-    decoder: Decoder,
-    buf: BytesMut,
-}
-
-impl Wire {
-    fn connect(addr: SocketAddr) -> Result<Wire> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        stream.set_nodelay(true)?;
-        Ok(Wire { stream, decoder: Decoder::new(), buf: BytesMut::with_capacity(16 * 1024) })
-    }
-
-    /// Encodes one command, writes it, and reads its reply.
-    fn call(&mut self, args: &[&str]) -> Result<Value> {
-        let mut out = BytesMut::new();
-        encode_command(&mut out, args);
-        self.stream.write_all(&out)?;
-        self.read()
-    }
-
-    /// Reads until the decoder has one whole value. `Ok(None)` from the decoder means "need more bytes";
-    /// it keeps its progress, so nothing is re-parsed when the next read arrives.
-    fn read(&mut self) -> Result<Value> {
-        loop {
-            if let Some(value) = self.decoder.decode(&mut self.buf)? {
-                return Ok(value);
-            }
-            self.fill()?;
-        }
-    }
-
-    /// One read from the socket, appended to the decoder's buffer.
-    fn fill(&mut self) -> Result<()> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err("the server closed the connection".into());
-        }
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(())
-    }
-
-    /// `call`, printing the command and the reply.
-    fn show(&mut self, args: &[&str]) -> Result<Value> {
-        println!("   > {}", args.iter().map(|a| word(a.as_bytes())).collect::<Vec<_>>().join(" "));
-        let reply = self.call(args)?;
-        println!("   < {}", show(&reply));
-        Ok(reply)
-    }
-}
-
-/// A reply the way redis-cli prints it, with its RESP type.
-fn show(v: &Value) -> String {
+fn kind(v: &Value) -> String {
     match v {
-        Value::Null => "(nil)".into(),
-        Value::SimpleString(s) => format!("{} (simple string)", String::from_utf8_lossy(s)),
-        Value::Error(e) => format!("(error) {}", String::from_utf8_lossy(e)),
-        Value::Integer(i) => format!("(integer) {i}"),
-        Value::BulkString(b) => format!("{} (bulk string, {} bytes)", quote(b), b.len()),
-        Value::Double(d) => format!("(double) {d}"),
-        Value::Boolean(b) => format!("(boolean) {b}"),
-        Value::Array(items) | Value::Set(items) | Value::Push(items) => {
-            let inner: Vec<String> = items.iter().map(short).collect();
-            format!("[{}] ({}, {} elements)", inner.join(", "), v.kind(), items.len())
-        }
-        Value::Map(pairs) => format!("(map of {} entries)", pairs.len()),
-        other => format!("{other:?}"),
+        Value::BulkString(b) => format!("a bulk string {:?}", String::from_utf8_lossy(b)),
+        Value::Double(d) => format!("a double {d}"),
+        Value::Map(m) => format!("a map of {} entries", m.len()),
+        Value::Array(a) => format!("a flat array of {} elements", a.len()),
+        other => other.kind().to_string(),
     }
-}
-
-/// A value inside an aggregate, without type annotations.
-fn short(v: &Value) -> String {
-    match v {
-        Value::SimpleString(s) | Value::BulkString(s) => quote(s),
-        Value::Integer(i) => i.to_string(),
-        Value::Null => "nil".into(),
-        Value::Array(items) | Value::Set(items) => {
-            format!("[{}]", items.iter().map(short).collect::<Vec<_>>().join(", "))
-        }
-        Value::Map(pairs) => format!("{{{} entries}}", pairs.len()),
-        other => show(other),
-    }
-}
-
-/// A command argument: as it is when it is a plain word, else quoted.
-fn word(bytes: &[u8]) -> String {
-    match bytes.iter().all(|b| b.is_ascii_graphic() && *b != b'"') {
-        true if !bytes.is_empty() => String::from_utf8_lossy(bytes).into_owned(),
-        _ => quote(bytes),
-    }
-}
-
-/// `"text"` with CR, LF, NUL and other bytes escaped.
-fn quote(bytes: &[u8]) -> String {
-    format!("\"{}\"", bytes.escape_ascii())
-}
-
-/// `redis://host:port` (an optional `/db` is ignored) into a socket address.
-fn parse_url(url: &str) -> Result<SocketAddr> {
-    let rest = url
-        .strip_prefix("redis://")
-        .ok_or_else(|| format!("REDIS_URL={url:?}: expected redis://host:port"))?;
-    let hostport = rest.split('/').next().unwrap_or_default();
-    if hostport.contains('@') {
-        return Err(format!(
-            "REDIS_URL={url:?}: the tour does not authenticate; use a server without a password"
-        )
-        .into());
-    }
-    let hostport = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:6379") };
-    let addr = hostport.to_socket_addrs()?.next().ok_or_else(|| format!("REDIS_URL={url:?}: no address"))?;
-    Ok(addr)
 }
 
 /// A `redis-server` on a free loopback port with persistence off, killed (SIGKILL) when dropped.

@@ -105,7 +105,7 @@ pub use pipeline::Pipeline;
 pub mod blocking;
 
 #[cfg(feature = "mio")]
-#[path = "../runtimes/mio.rs"]
+#[path = "../runtimes/mio/mod.rs"]
 pub mod mio;
 
 #[cfg(any(feature = "smol", feature = "async-std"))]

@@ -1,1 +1,0 @@
-//! The mio runtime (filled by its issue).

@@ -1,0 +1,109 @@
+//! The shared scenarios (tests/scenarios/) run by the blocking runtime, over TCP and unix sockets, in RESP2
+//! and RESP3. This file only adapts `redwire::blocking` to the `Runtime` facade.
+
+mod scenarios;
+mod support;
+
+use redwire::blocking::{Client, PubSub};
+use redwire::cmd::PipelineCommands;
+use redwire::resp::Value;
+use redwire::{Cmd, Error, FromValue, Result};
+use scenarios::{Received, TxBody};
+use std::time::Duration;
+
+struct Blocking;
+
+impl scenarios::Runtime for Blocking {
+    const NAME: &'static str = "blocking";
+    type Client = Client;
+    type PubSub = PubSub;
+
+    fn connect(url: &str) -> Result<Client> {
+        Client::open(url)
+    }
+
+    fn exec(c: &Client, cmd: Cmd) -> Result<Value> {
+        c.exec(&cmd)
+    }
+
+    fn pipeline(c: &Client, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Value>> {
+        let mut pipe = c.pipeline().transaction(atomic);
+        for cmd in cmds {
+            pipe.queue(cmd);
+        }
+        pipe.execute_raw()
+    }
+
+    fn transaction(
+        c: &Client,
+        keys: &[&str],
+        max_attempts: u32,
+        body: &mut TxBody<'_>,
+    ) -> Result<(Vec<Value>, u32)> {
+        let done = c.transaction_with::<Vec<Result<Value>>>(keys, max_attempts, |tx| {
+            let cmds = body(&mut |cmd| tx.exec(&cmd))?;
+            for cmd in cmds {
+                tx.multi().queue(cmd);
+            }
+            Ok(())
+        })?;
+        let values = done
+            .value
+            .into_iter()
+            .map(|slot| match slot {
+                Ok(v) => Ok(v),
+                Err(Error::Server(e)) => Ok(Value::Error(e)),
+                Err(e) => Err(e),
+            })
+            .collect::<Result<Vec<Value>>>()?;
+        Ok((values, done.attempts))
+    }
+
+    fn pubsub(c: &Client) -> Result<PubSub> {
+        c.pubsub()
+    }
+
+    fn subscribe(
+        p: &mut PubSub,
+        channels: &[&str],
+        patterns: &[&str],
+        shard_channels: &[&str],
+    ) -> Result<()> {
+        if !channels.is_empty() {
+            p.subscribe(channels)?;
+        }
+        if !patterns.is_empty() {
+            p.psubscribe(patterns)?;
+        }
+        if !shard_channels.is_empty() {
+            p.ssubscribe(shard_channels)?;
+        }
+        Ok(())
+    }
+
+    fn unsubscribe(
+        p: &mut PubSub,
+        channels: &[&str],
+        patterns: &[&str],
+        shard_channels: &[&str],
+    ) -> Result<()> {
+        if !channels.is_empty() {
+            p.unsubscribe(channels)?;
+        }
+        if !patterns.is_empty() {
+            p.punsubscribe(patterns)?;
+        }
+        if !shard_channels.is_empty() {
+            p.sunsubscribe(shard_channels)?;
+        }
+        Ok(())
+    }
+
+    fn next_message(p: &mut PubSub, timeout: Duration) -> Result<Option<Received>> {
+        let Some(m) = p.get_message(timeout)? else { return Ok(None) };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ok(Some((text(&m.channel), m.pattern.as_deref().map(text), Vec::<u8>::from_value(m.payload)?)))
+    }
+}
+
+scenarios!(Blocking);

@@ -1,0 +1,187 @@
+//! Failures through `redwire::mio::Connection`: a server closing the socket mid-reply (a scripted fake
+//! server, the one fault a real server will not produce on demand), a response deadline passing during
+//! `DEBUG SLEEP` on a real server, a refused TCP connect, a missing unix socket, and a handshake that never
+//! completes within the connect timeout.
+
+mod mio_common;
+mod support;
+
+use mio_common::{bulk, cmd, Loop};
+use redwire::config::Protocol;
+use redwire::mio::Connection;
+use redwire::{Config, Error, Event, Pipeline};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use support::Server;
+
+/// The fake server's script: read until `until` has arrived, write `reply`, close. Returns what it read.
+fn serve(mut stream: impl Read + Write, until: &[u8], reply: &[u8]) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.windows(until.len()).any(|w| w == until) {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return seen,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    stream.write_all(reply).unwrap();
+    seen // the stream is dropped here: the socket closes
+}
+
+fn fake_tcp(until: &'static [u8], reply: &'static [u8]) -> (u16, JoinHandle<Vec<u8>>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        serve(stream, until, reply)
+    });
+    (port, handle)
+}
+
+/// A socket path in a fresh directory, removed on drop.
+struct SocketDir(PathBuf);
+
+impl SocketDir {
+    fn new(name: &str) -> SocketDir {
+        let dir = std::env::temp_dir().join(format!("redwire-mio-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        SocketDir(dir)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.0.join("fake.sock")
+    }
+}
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn assert_closed_unanswered(result: Result<Event, Error>) {
+    match result {
+        Err(Error::Closed(message)) => assert!(message.contains("1 request(s) unanswered"), "{message}"),
+        other => panic!("expected Error::Closed and no half reply, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_server_closing_mid_reply_over_tcp_gives_closed_and_no_half_reply() {
+    // RESP2, database 0, no credentials: no handshake, the GET is the first thing the server reads.
+    let (port, fake) = fake_tcp(b"$4\r\nhalf\r\n", b"$10\r\nhello");
+    let mut lp = Loop::new();
+    let c = lp.connect(Config::tcp("127.0.0.1", port).with_protocol(Protocol::Resp2));
+    lp.ready(c);
+    let id = lp.send(c, &["GET", "half"]);
+    assert_closed_unanswered(lp.wait(c, id));
+    assert!(lp.take_stash(c).is_empty(), "nothing else may have been delivered");
+    assert!(lp.conn(c).is_fatal());
+    // Sticky: the next poll and the next send fail the same way.
+    assert!(matches!(lp.conn(c).poll_event(), Err(Error::Closed(_))));
+    assert!(matches!(lp.conn(c).send(&cmd(&["PING"]), Instant::now()), Err(Error::Closed(_))));
+    assert_eq!(fake.join().unwrap(), b"*2\r\n$3\r\nGET\r\n$4\r\nhalf\r\n");
+}
+
+#[test]
+fn a_server_closing_mid_pipeline_over_unix_gives_closed_and_no_partial_pipeline() {
+    let dir = SocketDir::new("pipeline");
+    let listener = UnixListener::bind(dir.path()).unwrap();
+    let fake = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        // The first reply whole, the second cut inside an array.
+        serve(stream, b"$4\r\nECHO\r\n$1\r\nb\r\n", b"$1\r\na\r\n*2\r\n$1\r\nb\r\n$3\r\nxy")
+    });
+    let mut lp = Loop::new();
+    let c = lp.connect(Config::unix(dir.path()).with_protocol(Protocol::Resp2));
+    lp.ready(c);
+    let pipe: Pipeline = [cmd(&["ECHO", "a"]), cmd(&["ECHO", "b"])].into_iter().collect();
+    let id = lp.conn(c).send_pipeline(&pipe, Instant::now()).unwrap();
+    assert_closed_unanswered(lp.wait(c, id));
+    assert!(lp.take_stash(c).is_empty());
+    fake.join().unwrap();
+}
+
+#[test]
+fn a_response_deadline_passing_during_debug_sleep_poisons_the_connection() {
+    let server = Server::start();
+    for url in [format!("{}?protocol=3", server.url()), format!("{}?protocol=2", server.unix_url())] {
+        let mut lp = Loop::new();
+        let c = lp.connect_url(&format!("{url}&response_timeout=150ms"));
+        lp.ready(c);
+        assert_eq!(lp.call(c, &["SET", "mio:sleepy", "v"]), redwire::resp::Value::SimpleString("OK".into()));
+        assert!(lp.conn(c).poll_timeout().is_none(), "no request in flight, no deadline");
+        let slow = lp.send(c, &["DEBUG", "SLEEP", "1"]);
+        let behind = lp.send(c, &["GET", "mio:sleepy"]);
+        assert!(lp.conn(c).poll_timeout().is_some());
+        // The loop sleeps until the deadline, then `handle_timeout` reports it.
+        match lp.next(c) {
+            Ok(Event::TimedOut { id }) => assert_eq!(id, slow, "{url}"),
+            other => panic!("{url}: expected TimedOut, got {other:?}"),
+        }
+        assert!(lp.conn(c).core().is_poisoned() && lp.conn(c).is_fatal());
+        assert!(matches!(lp.next(c), Err(Error::Poisoned(_))), "{url}");
+        assert!(matches!(lp.conn(c).send(&cmd(&["PING"]), Instant::now()), Err(Error::Poisoned(_))));
+        assert!(lp.conn(c).poll_timeout().is_none());
+        // The late replies are never delivered, not even to the request behind.
+        lp.turn(Duration::from_millis(1200));
+        assert!(lp.take_stash(c).iter().all(|e| e.id() != Some(behind) && e.id() != Some(slow)));
+        // The server is fine: a fresh connection works.
+        let fresh = lp.connect_url(&url);
+        assert_eq!(lp.call(fresh, &["GET", "mio:sleepy"]), bulk("v"));
+    }
+}
+
+#[test]
+fn a_refused_tcp_connect_is_an_io_error_naming_the_address() {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+    let mut lp = Loop::new();
+    let c = lp.connect(Config::tcp("127.0.0.1", port));
+    match lp.next(c) {
+        Err(Error::Io(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+            assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
+        }
+        other => panic!("expected a refused connect, got {other:?}"),
+    }
+    assert!(lp.conn(c).is_fatal() && !lp.conn(c).is_connected());
+    assert!(matches!(lp.conn(c).send(&cmd(&["PING"]), Instant::now()), Err(Error::Io(_))));
+}
+
+#[test]
+fn a_missing_unix_socket_fails_at_connect() {
+    let dir = SocketDir::new("missing");
+    match Connection::connect(Config::unix(dir.path()), Instant::now()) {
+        Err(Error::Io(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+            assert!(e.to_string().contains("fake.sock"), "{e}");
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_handshake_never_answered_times_out_at_the_connect_timeout() {
+    // The kernel completes the TCP handshake into the backlog; nobody ever reads the HELLO.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Config::tcp("127.0.0.1", port).with_connect_timeout(Duration::from_millis(200));
+    let mut lp = Loop::new();
+    let c = lp.connect(config);
+    let id = lp.send(c, &["PING"]);
+    assert!(lp.conn(c).poll_timeout().is_some(), "the connect deadline is exposed");
+    match lp.next(c) {
+        Err(Error::Timeout(message)) => assert!(message.contains("handshake"), "{message}"),
+        other => panic!("expected a connect timeout, got {other:?}"),
+    }
+    assert!(lp.conn(c).is_connected() && !lp.conn(c).core().is_ready() && lp.conn(c).is_fatal());
+    assert!(lp.take_stash(c).iter().all(|e| e.id() != Some(id)));
+    drop(listener);
+}
