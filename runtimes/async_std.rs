@@ -46,7 +46,12 @@ impl Rt for AsyncStd {
                 stream.set_nodelay(true)?;
                 Box::new(stream)
             }
+            #[cfg(unix)]
             Address::Unix(path) => Box::new(async_std::os::unix::net::UnixStream::connect(path).await?),
+            #[cfg(not(unix))]
+            Address::Unix(_) => {
+                return Err(io::Error::new(io::ErrorKind::Unsupported, "unix sockets need unix"))
+            }
         })
     }
 }

@@ -45,7 +45,12 @@ impl Rt for Smol {
                 stream.set_nodelay(true)?;
                 Box::new(stream)
             }
+            #[cfg(unix)]
             Address::Unix(path) => Box::new(smol::net::unix::UnixStream::connect(path).await?),
+            #[cfg(not(unix))]
+            Address::Unix(_) => {
+                return Err(io::Error::new(io::ErrorKind::Unsupported, "unix sockets need unix"))
+            }
         })
     }
 }

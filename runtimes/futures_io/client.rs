@@ -40,7 +40,8 @@ use std::task::{Context, Poll};
 /// - Commands that change per-connection state (`SELECT`, `AUTH`, `MULTI`, `SUBSCRIBE`, `CLIENT
 ///   TRACKING`, ...) are refused with [`Error::Usage`] saying what to use instead.
 ///
-/// The connection is opened by the first request, not by [`new`](Self::new).
+/// The connection is opened by the first request, not by [`new`](Self::new). Dedicated connections are
+/// opened as needed; up to 4 idle ones are kept for reuse, after a health check.
 pub struct Client<R: Rt> {
     inner: Arc<Inner<R>>,
 }
@@ -184,6 +185,18 @@ enum State<'a> {
     Shared(oneshot::Receiver<Result<Event>>),
     Dedicated(Pin<Box<dyn Future<Output = Result<Value>> + Send + 'a>>),
     Done,
+}
+
+impl<R: Rt, T> fmt::Debug for Reply<'_, R, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Start(_) => "not sent",
+            State::Shared(_) => "waiting on the shared connection",
+            State::Dedicated(_) => "running on a dedicated connection",
+            State::Done => "done",
+        };
+        f.debug_struct("Reply").field("state", &state).finish_non_exhaustive()
+    }
 }
 
 impl<R: Rt, T: FromValue> Future for Reply<'_, R, T> {

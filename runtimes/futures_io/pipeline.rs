@@ -92,6 +92,15 @@ impl<'a, R: Rt> Pipeline<'a, R> {
     }
 }
 
+impl<R: Rt> std::fmt::Debug for Pipeline<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("atomic", &self.is_atomic())
+            .field("cmds", &self.inner.cmds())
+            .finish()
+    }
+}
+
 impl<R: Rt> PipelineCommands for Pipeline<'_, R> {
     fn queue(&mut self, cmd: impl Into<Cmd>) -> &mut Self {
         self.inner.add(cmd.into());

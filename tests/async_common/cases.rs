@@ -21,6 +21,22 @@ fn kill_normal_clients(raw: &mut RawClient) -> i64 {
     }
 }
 
+/// The client and every future it returns can move between threads (checked at compile time).
+#[allow(dead_code)]
+fn futures_are_send(client: &rt::Client) {
+    fn send<T: Send>(_: &T) {}
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<rt::Client>();
+    send(&client.get::<String>("k"));
+    send(&client.blpop::<Option<(String, String)>>("q", 0));
+    send(&client.pipeline().execute::<()>());
+    send(&client.pubsub());
+    send(&client.transaction::<(), _, _>("k", |tx| async move {
+        let _: Option<String> = tx.get("k").await?;
+        Ok(())
+    }));
+}
+
 #[test]
 fn thousand_tasks_times_hundred_incr_is_exactly_100_000() {
     let server = Server::start();
@@ -390,7 +406,7 @@ fn pubsub_stream_subscribes_while_streaming_and_resubscribes_after_a_kill() {
 
             // Kill the pub/sub connection: the stream reconnects, says so, and every subscription is back.
             let killed = raw.cmd(&[b"CLIENT", b"KILL", b"TYPE", b"pubsub"]);
-            assert_eq!(killed, Value::Integer(1));
+            assert!(matches!(killed, Value::Integer(n) if n >= 1), "{killed:?}");
             match rt::timeout(Duration::from_secs(5), ps.next()).await.expect("an event after the kill") {
                 Ok(rt::PubSubEvent::Reconnected { cause }) => assert!(cause.is_fatal(), "{cause:?}"),
                 other => panic!("expected the reconnect notice, got {other:?}"),
@@ -476,25 +492,25 @@ async fn next_message(ps: &mut rt::PubSub) -> redwire::event::Message {
 fn a_dropped_client_closes_its_connections() {
     let server = Server::start();
     let mut raw = server.raw();
+    // Connections are told apart by name: the harness may still have a probe connection open.
     let count = |raw: &mut RawClient| match raw.cmd(&[b"CLIENT", b"LIST", b"TYPE", b"normal"]) {
-        Value::BulkString(list) => list.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(),
+        Value::BulkString(list) => list.split(|b| *b == b'\n').filter(|l| l.windows(12).any(|w| w == b"name=dropped")).count(),
         other => panic!("CLIENT LIST answered {other:?}"),
     };
-    let before = count(&mut raw);
-    let client = rt::Client::new(Config::tcp("127.0.0.1", server.port()));
+    let client = rt::Client::new(Config::tcp("127.0.0.1", server.port()).with_client_name("dropped"));
     rt::block_on(async {
         let _: String = client.ping().await.unwrap();
-        let _: Option<String> = client.blpop("nothing", 0.01).await.unwrap();
+        let _: Option<(String, String)> = client.blpop("nothing", 0.01).await.unwrap();
     });
-    assert_eq!(count(&mut raw), before + 2, "the shared connection and one pooled dedicated one");
+    assert_eq!(count(&mut raw), 2, "the shared connection and one pooled dedicated one");
     drop(client);
     let mut now = count(&mut raw);
     for _ in 0..50 {
-        if now == before {
+        if now == 0 {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
         now = count(&mut raw);
     }
-    assert_eq!(now, before, "dropping the client closes the shared and pooled connections");
+    assert_eq!(now, 0, "dropping the client closes the shared and pooled connections");
 }
