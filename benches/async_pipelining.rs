@@ -5,6 +5,7 @@
 //! - `explicit_pipeline`: one `pipeline().transaction(false)` of 100 GETs.
 //! - `joined_futures`: 100 GET futures polled together in one task (no spawn).
 //! - `spawned_tasks`: 100 tasks spawned on smol's executor, each awaiting one GET.
+//! - `spawned_noop_tasks`: the same 100 spawns without the GET: the executor's share of `spawned_tasks`.
 //!
 //! Run: `cargo bench --bench async_pipelining --features smol`. Every iteration checks the values it got.
 
@@ -114,6 +115,24 @@ fn bench(c: &mut Criterion) {
                     values.push(t.await);
                 }
                 check(&values);
+            })
+        })
+    });
+    group.bench_function("spawned_noop_tasks", |b| {
+        b.iter(|| {
+            smol::block_on(async {
+                let tasks: Vec<_> = keys
+                    .iter()
+                    .map(|k| {
+                        let (c, k) = (client.clone(), k.clone());
+                        smol::spawn(async move { (c, k).1.len() })
+                    })
+                    .collect();
+                let mut total = 0;
+                for t in tasks {
+                    total += t.await;
+                }
+                assert!(total >= 5 * N);
             })
         })
     });
