@@ -514,3 +514,36 @@ fn a_dropped_client_closes_its_connections() {
     }
     assert_eq!(now, 0, "dropping the client closes the shared and pooled connections");
 }
+
+#[test]
+fn a_cancelled_blocking_command_closes_its_dedicated_connection() {
+    let server = Server::start();
+    let mut raw = server.raw();
+    let named = |raw: &mut RawClient| match raw.cmd(&[b"CLIENT", b"LIST", b"TYPE", b"normal"]) {
+        Value::BulkString(list) => {
+            list.split(|b| *b == b'\n').filter(|l| l.windows(11).any(|w| w == b"name=cancel")).count()
+        }
+        other => panic!("CLIENT LIST answered {other:?}"),
+    };
+    let client = rt::Client::new(Config::tcp("127.0.0.1", server.port()).with_client_name("cancel"));
+    rt::block_on(async {
+        let blocked = rt::timeout(Duration::from_millis(100), client.blpop::<Option<(String, String)>>("q", 0));
+        assert!(blocked.await.is_none(), "BLPOP on an empty list blocks until cancelled");
+    });
+    // Its connection was in flight: closed, not pooled (so it cannot swallow the next push).
+    let mut open = named(&mut raw);
+    for _ in 0..50 {
+        if open == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        open = named(&mut raw);
+    }
+    assert_eq!(open, 0, "the cancelled BLPOP's connection is closed");
+    rt::block_on(async {
+        let _: i64 = client.rpush("q", "job").await.unwrap();
+        let got: Option<(String, String)> = client.blpop("q", 1).await.unwrap();
+        assert_eq!(got, Some(("q".into(), "job".into())));
+    });
+    assert_eq!(named(&mut raw), 2, "the shared connection and one pooled dedicated one");
+}
