@@ -547,3 +547,23 @@ fn a_cancelled_blocking_command_closes_its_dedicated_connection() {
     });
     assert_eq!(named(&mut raw), 2, "the shared connection and one pooled dedicated one");
 }
+
+#[test]
+fn connect_timeout_bounds_connect_and_handshake() {
+    // A listener that never accepts: the kernel completes the TCP handshake, nobody answers HELLO.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let client = client(&format!("redis://127.0.0.1:{port}?connect_timeout=200ms"));
+    rt::block_on(async {
+        let started = std::time::Instant::now();
+        let err = client.ping::<String>().await.unwrap_err();
+        assert!(matches!(&err, Error::Timeout(m) if m.contains("connect timeout")), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        // Dedicated connections obey it too.
+        let err = client.blpop::<Option<(String, String)>>("q", 0).await.unwrap_err();
+        assert!(matches!(&err, Error::Timeout(_)), "{err:?}");
+        let err = client.pubsub().await.unwrap_err();
+        assert!(matches!(&err, Error::Timeout(_)), "{err:?}");
+    });
+    drop(silent);
+}
