@@ -2,15 +2,30 @@
 //! pub/sub stream.
 //!
 //! ```text
-//! redis-server --port 6379 --save '' &
-//! REDIS_URL=redis://127.0.0.1:6379 cargo run --example smol --features smol   # keys: redwire:example:*
+//! cargo run --example smol --features smol                                # starts a throwaway redis-server
+//! REDIS_URL=redis://127.0.0.1:6379 cargo run --example smol --features smol # or uses yours (keys: redwire:example:*)
 //! ```
 
 use redwire::cmd::{Commands, PipelineCommands};
 use redwire::smol::{Client, PubSubEvent};
 
-fn main() -> redwire::Result<()> {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+#[path = "support/throwaway.rs"]
+mod throwaway;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (url, _server) = match std::env::var("REDIS_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let server = throwaway::Throwaway::start(&[])?;
+            println!(
+                "(a throwaway {} on {}, pid {}; killed at the end)",
+                server.name,
+                server.addr,
+                server.pid()
+            );
+            (format!("redis://{}", server.addr), Some(server))
+        }
+    };
     smol::block_on(async {
         let client = Client::open(&url)?;
         let counter = "redwire:example:counter";
@@ -61,6 +76,7 @@ fn main() -> redwire::Result<()> {
             println!("message on {:?}: {:?}", m.channel, m.payload);
         }
         let _: () = client.del(["redwire:example:counter", "redwire:example:list"]).await?;
-        Ok(())
-    })
+        Ok::<_, redwire::Error>(())
+    })?;
+    Ok(())
 }
