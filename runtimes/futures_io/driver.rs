@@ -206,7 +206,8 @@ impl<R: Rt> Driver<R> {
         }
     }
 
-    /// Wakes the tasks whose replies were handed out: once per task per round, after the whole round.
+    /// Wakes the tasks whose replies were handed out, after the whole round (a task awaiting many
+    /// replies is woken once it has them all, not once per reply while the round goes on).
     fn wake_all(&mut self) {
         for w in self.wake.drain(..) {
             w.wake();

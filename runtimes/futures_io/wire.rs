@@ -25,6 +25,8 @@ pub(crate) struct Wire<R: Rt> {
     pub(crate) conn: Connection,
     /// The chunk being written (what is left of it).
     writing: Bytes,
+    /// Bytes were written since the last completed flush.
+    unflushed: bool,
     read_size: usize,
     /// The timer for the nearest deadline, and that deadline.
     sleep: Option<(Instant, R::Sleep)>,
@@ -53,6 +55,7 @@ impl<R: Rt> Wire<R> {
             io,
             conn: Connection::new(config.clone()),
             writing: Bytes::new(),
+            unflushed: false,
             read_size: MIN_READ,
             sleep: None,
             handshake_deadline: deadline,
@@ -71,7 +74,7 @@ impl<R: Rt> Wire<R> {
     /// `true` while a pool may hand this wire to someone else: nothing in flight or half-written, no
     /// failure, and the connection itself clean (see [`Connection::is_reusable`]).
     pub(crate) fn is_reusable(&self) -> bool {
-        self.failed.is_none() && self.writing.is_empty() && self.conn.is_reusable()
+        self.failed.is_none() && self.writing.is_empty() && !self.unflushed && self.conn.is_reusable()
     }
 
     /// A health check without waiting: a wire that is readable while idle has either been closed by the
@@ -149,9 +152,9 @@ impl<R: Rt> Wire<R> {
         }
     }
 
-    /// Writes everything `poll_transmit` has, then flushes. `Pending` leaves the rest for the next call.
+    /// Writes everything `poll_transmit` has, then flushes (a stream with its own buffer, such as TLS,
+    /// sends nothing until flushed). `Pending` leaves the rest for the next call.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut wrote = false;
         loop {
             if self.writing.is_empty() {
                 match self.conn.poll_transmit() {
@@ -163,15 +166,16 @@ impl<R: Rt> Wire<R> {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     self.writing.advance(n);
-                    wrote = true;
+                    self.unflushed = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
         }
-        if wrote {
-            return Pin::new(&mut self.io).poll_flush(cx);
+        if self.unflushed {
+            std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            self.unflushed = false;
         }
         Poll::Ready(Ok(()))
     }

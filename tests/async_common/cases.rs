@@ -309,9 +309,10 @@ fn watch_transactions_from_many_tasks_add_up_and_retry() {
         let committed = client
             .transaction_with::<(i64,), _, _>(&["balance"], 5, |tx| {
                 async move {
-                    let (a, b) = (tx.get::<Option<i64>>("balance"), tx.get::<Option<i64>>("balance"));
-                    let (a, b) = join2(a, b).await;
-                    assert_eq!(a.expect("the first read runs"), Some(203));
+                    // The first read blocks for 100 ms, so the second surely finds the connection busy.
+                    let a = tx.blpop::<Option<(String, String)>>("nothing", 0.1);
+                    let (a, b) = join2(a, tx.get::<Option<i64>>("balance")).await;
+                    assert_eq!(a.expect("the first read runs"), None);
                     assert!(matches!(b, Err(Error::Usage(_))), "the concurrent read is refused: {b:?}");
                     tx.multi().incr("balance");
                     Ok(())
