@@ -66,4 +66,6 @@ pub type Pipeline<'a> = futures_io::Pipeline<'a, AsyncStd>;
 pub type Transaction = futures_io::Transaction<AsyncStd>;
 /// A pub/sub stream on async-std.
 pub type PubSub = futures_io::PubSub<AsyncStd>;
+/// A SCAN-family stream on a [`Client`].
+pub type Scan<'a, T> = futures_io::Scan<'a, AsyncStd, T>;
 pub use futures_io::{Committed, PubSubEvent, DEFAULT_MAX_ATTEMPTS};

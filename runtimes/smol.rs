@@ -65,4 +65,6 @@ pub type Pipeline<'a> = futures_io::Pipeline<'a, Smol>;
 pub type Transaction = futures_io::Transaction<Smol>;
 /// A pub/sub stream on smol.
 pub type PubSub = futures_io::PubSub<Smol>;
+/// A SCAN-family stream on a [`Client`].
+pub type Scan<'a, T> = futures_io::Scan<'a, Smol, T>;
 pub use futures_io::{Committed, PubSubEvent, DEFAULT_MAX_ATTEMPTS};

@@ -13,7 +13,7 @@
 //! Files: `oneshot.rs` (the reply slot a request waits on), `wire.rs` (one socket and its `Connection`),
 //! `driver.rs` (the task that owns the shared connection and batches queued requests), `client.rs`
 //! (`Client`, its command future, routing, reconnect), `pool.rs` (dedicated connections), and the
-//! user-facing `pipeline.rs`, `transaction.rs`, `pubsub.rs`.
+//! user-facing `pipeline.rs`, `transaction.rs`, `pubsub.rs`, `scan.rs` (SCAN streams, scripts).
 
 mod client;
 mod driver;
@@ -21,12 +21,14 @@ mod oneshot;
 mod pipeline;
 mod pool;
 mod pubsub;
+mod scan;
 mod transaction;
 mod wire;
 
 pub use client::{Client, Reply};
 pub use pipeline::Pipeline;
 pub use pubsub::{PubSub, PubSubEvent};
+pub use scan::Scan;
 pub use transaction::{Committed, Multi, Transaction, DEFAULT_MAX_ATTEMPTS};
 
 use crate::config::Address;

@@ -31,6 +31,10 @@ fn futures_are_send(client: &rt::Client) {
     send(&client.blpop::<Option<(String, String)>>("q", 0));
     send(&client.pipeline().execute::<()>());
     send(&client.pubsub());
+    send(&client.sscan_iter::<String>("s"));
+    let script = redwire::cmd::Script::new("return 1");
+    let call = script.call();
+    send(&client.invoke::<i64>(&call));
     send(&client.transaction::<(), _, _>("k", |tx| async move {
         let _: Option<String> = tx.get("k").await?;
         Ok(())
@@ -567,4 +571,49 @@ fn connect_timeout_bounds_connect_and_handshake() {
         assert!(matches!(&err, Error::Timeout(_)), "{err:?}");
     });
     drop(silent);
+}
+
+#[test]
+fn scan_streams_and_scripts() {
+    let server = Server::start();
+    let client = client(&server.url());
+    rt::block_on(async {
+        let members: Vec<String> = (0..500).map(|i| format!("m{i}")).collect();
+        let _: i64 = client.sadd("set", &members).await.unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut scan = client.sscan_iter::<String>("set").unwrap();
+        while let Some(m) = scan.next().await {
+            seen.insert(m.unwrap());
+        }
+        assert_eq!(seen, members.iter().cloned().collect());
+        // As a futures Stream: HSCAN pairs.
+        let _: i64 = client.hset("h", [("a", "1"), ("b", "2")]).await.unwrap();
+        let mut pairs = Vec::new();
+        let mut scan = client.hscan_iter::<(String, i64)>("h").unwrap();
+        while let Some(item) =
+            std::future::poll_fn(|cx| futures_core::Stream::poll_next(std::pin::Pin::new(&mut scan), cx)).await
+        {
+            pairs.push(item.unwrap());
+        }
+        pairs.sort();
+        assert_eq!(pairs, [("a".to_string(), 1), ("b".to_string(), 2)]);
+        // A scan of the wrong type ends after its error.
+        let mut scan = client.zscan_iter::<(String, f64)>("h").unwrap();
+        assert!(matches!(scan.next().await, Some(Err(Error::Server(_)))));
+        assert!(scan.next().await.is_none());
+        assert!(matches!(client.scan_iter::<String>(Cmd::new("GET").arg("k")), Err(Error::Usage(_))));
+
+        // EVALSHA falls back to EVAL on NOSCRIPT, then the script is cached.
+        let _: () = client.exec(Cmd::new("SCRIPT").arg("FLUSH")).await.unwrap();
+        let add = redwire::cmd::Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+        let n: i64 = client.invoke(&add.call().key("counter").arg(5)).await.unwrap();
+        assert_eq!(n, 5);
+        let cached: Vec<bool> = client.exec(Cmd::new("SCRIPT").arg("EXISTS").arg(add.sha1())).await.unwrap();
+        assert_eq!(cached, [true]);
+        let n: i64 = client.invoke(&add.call().key("counter").arg(2)).await.unwrap();
+        assert_eq!(n, 7);
+        let failing = redwire::cmd::Script::new("return redis.call('INCR', KEYS[1])");
+        let _: () = client.set("text", "abc").await.unwrap();
+        assert!(matches!(client.invoke::<i64>(&failing.call().key("text")).await, Err(Error::Server(_))));
+    });
 }
