@@ -110,7 +110,7 @@ pub mod mio;
 
 #[cfg(any(feature = "smol", feature = "async-std"))]
 #[path = "../runtimes/futures_io/mod.rs"]
-mod futures_io;
+pub mod futures_io;
 
 #[cfg(feature = "smol")]
 #[path = "../runtimes/smol.rs"]

@@ -1,0 +1,309 @@
+//! [`PubSub`]: a dedicated pub/sub connection read as a stream of [`PubSubEvent`]s, with subscribe and
+//! unsubscribe between reads (messages that arrive meanwhile are kept, in order). When the connection
+//! breaks, the stream reconnects with backoff, subscribes again to every channel, pattern and shard
+//! channel, and yields [`PubSubEvent::Reconnected`]: messages published in the gap were missed.
+//!
+//! Subscription state is decided by the core (`Connection` tracks confirmations); this file keeps only
+//! the list of names to restore after a reconnect.
+
+use super::pool::Pool;
+use super::wire::{race, Wire};
+use super::{backoff, replicate, Rt};
+use crate::event::{Message, SubscriptionKind};
+use crate::resp::Value;
+use crate::{Cmd, Config, Error, Event, Result, ToArgs};
+use bytes::Bytes;
+use std::collections::{BTreeSet, VecDeque};
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// What a pub/sub stream yields (`redwire::smol::PubSub`, `redwire::async_std::PubSub`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PubSubEvent {
+    /// A message on a subscribed channel, pattern or shard channel.
+    Message(Message),
+    /// The connection broke (`cause`) and a new one now has every subscription back. Messages published
+    /// while no connection was subscribed were missed.
+    Reconnected {
+        /// Why the previous connection ended.
+        cause: Error,
+    },
+}
+
+/// The names to subscribe again after a reconnect.
+#[derive(Default, Clone)]
+struct Subs {
+    channels: BTreeSet<Bytes>,
+    patterns: BTreeSet<Bytes>,
+    shard_channels: BTreeSet<Bytes>,
+}
+
+impl Subs {
+    fn set(&mut self, kind: SubscriptionKind) -> &mut BTreeSet<Bytes> {
+        match kind {
+            SubscriptionKind::Subscribe | SubscriptionKind::Unsubscribe => &mut self.channels,
+            SubscriptionKind::PSubscribe | SubscriptionKind::PUnsubscribe => &mut self.patterns,
+            _ => &mut self.shard_channels,
+        }
+    }
+
+    /// The commands that restore every subscription.
+    fn commands(&self) -> Vec<Cmd> {
+        [("SUBSCRIBE", &self.channels), ("PSUBSCRIBE", &self.patterns), ("SSUBSCRIBE", &self.shard_channels)]
+            .into_iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(name, names)| Cmd::new(name).arg(names.iter().collect::<Vec<_>>()))
+            .collect()
+    }
+}
+
+type Reconnect<R> = Pin<Box<dyn Future<Output = Result<(Wire<R>, Vec<Message>)>> + Send>>;
+
+/// A dedicated pub/sub connection, from [`Client::pubsub`](super::Client::pubsub).
+///
+/// Read it with [`next`](Self::next) or as a [`futures_core::Stream`] (which never ends: after an error
+/// the next read reconnects). Subscribe and unsubscribe between reads, with `&mut self`; messages that
+/// arrive while a (un)subscription waits for its confirmation are kept for the stream.
+pub struct PubSub<R: Rt> {
+    config: Config,
+    wire: Option<Wire<R>>,
+    subs: Subs,
+    ready: VecDeque<Result<PubSubEvent>>,
+    reconnect: Option<Reconnect<R>>,
+    failures: u32,
+    /// Why the last connection ended, for the `Reconnected` event.
+    cause: Option<Error>,
+}
+
+impl<R: Rt> fmt::Debug for PubSub<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PubSub")
+            .field("connected", &self.wire.is_some())
+            .field("channels", &self.subs.channels.len())
+            .field("patterns", &self.subs.patterns.len())
+            .field("shard_channels", &self.subs.shard_channels.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Rt> PubSub<R> {
+    pub(super) async fn open(config: Config, pool: &Arc<Pool<R>>) -> Result<PubSub<R>> {
+        let wire = pool.take().await?;
+        Ok(PubSub {
+            config,
+            wire: Some(wire),
+            subs: Subs::default(),
+            ready: VecDeque::new(),
+            reconnect: None,
+            failures: 0,
+            cause: None,
+        })
+    }
+
+    /// Subscribes to one or more channels (`"news"`, `["a", "b"]`) and waits for the confirmations.
+    ///
+    /// # Errors
+    /// The server's error reply, or the connection's error (the next read reconnects; the channels of a
+    /// failed call are not restored).
+    pub async fn subscribe(&mut self, channels: impl ToArgs) -> Result<()> {
+        self.command(SubscriptionKind::Subscribe, Cmd::new("SUBSCRIBE").arg(channels)).await
+    }
+
+    /// Subscribes to one or more glob-style patterns.
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn psubscribe(&mut self, patterns: impl ToArgs) -> Result<()> {
+        self.command(SubscriptionKind::PSubscribe, Cmd::new("PSUBSCRIBE").arg(patterns)).await
+    }
+
+    /// Subscribes to one or more shard channels (Redis 7+).
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn ssubscribe(&mut self, shard_channels: impl ToArgs) -> Result<()> {
+        self.command(SubscriptionKind::SSubscribe, Cmd::new("SSUBSCRIBE").arg(shard_channels)).await
+    }
+
+    /// Unsubscribes from channels; from every channel when given none (`&[] as &[&str]`).
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn unsubscribe(&mut self, channels: impl ToArgs) -> Result<()> {
+        self.command(SubscriptionKind::Unsubscribe, Cmd::new("UNSUBSCRIBE").arg(channels)).await
+    }
+
+    /// Unsubscribes from patterns; from every pattern when given none.
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn punsubscribe(&mut self, patterns: impl ToArgs) -> Result<()> {
+        self.command(SubscriptionKind::PUnsubscribe, Cmd::new("PUNSUBSCRIBE").arg(patterns)).await
+    }
+
+    /// Unsubscribes from shard channels; from every shard channel when given none.
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn sunsubscribe(&mut self, shard_channels: impl ToArgs) -> Result<()> {
+        self.command(SubscriptionKind::SUnsubscribe, Cmd::new("SUNSUBSCRIBE").arg(shard_channels)).await
+    }
+
+    /// The next message or reconnect notice. Never "ends": after an error, the next call reconnects.
+    ///
+    /// # Errors
+    /// A failed reconnect attempt (the next call tries again, after a backoff).
+    pub async fn next(&mut self) -> Result<PubSubEvent> {
+        poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    /// The next message or reconnect notice, waiting at most `timeout`; `Ok(None)` when none came.
+    ///
+    /// # Errors
+    /// As [`next`](Self::next).
+    pub async fn get_message(&mut self, timeout: Duration) -> Result<Option<PubSubEvent>> {
+        let deadline = Instant::now().checked_add(timeout);
+        match deadline {
+            Some(at) => race(self.next(), R::sleep_until(at)).await.transpose(),
+            None => self.next().await.map(Some),
+        }
+    }
+
+    /// `true` while a channel, pattern or shard channel is subscribed (confirmed by the server).
+    pub fn is_subscribed(&self) -> bool {
+        !(self.subs.channels.is_empty()
+            && self.subs.patterns.is_empty()
+            && self.subs.shard_channels.is_empty())
+    }
+
+    async fn command(&mut self, kind: SubscriptionKind, cmd: Cmd) -> Result<()> {
+        if self.wire.is_none() {
+            poll_fn(|cx| self.poll_reconnect(cx)).await?;
+        }
+        let wire = self.wire.as_mut().expect("reconnected just above");
+        let mut messages = Vec::new();
+        let keep = |event| {
+            if let Event::Message(m) = event {
+                messages.push(m)
+            }
+        };
+        let answer = wire.request(|conn, now| conn.send(&cmd, now), keep).await;
+        self.ready.extend(messages.into_iter().map(|m| Ok(PubSubEvent::Message(m))));
+        match answer {
+            Ok(Event::Subscription { .. }) => {
+                let names = self.subs.set(kind);
+                let mut args = cmd.args().skip(1).peekable();
+                if kind.is_subscribe() {
+                    names.extend(args.map(Bytes::copy_from_slice));
+                } else if args.peek().is_none() {
+                    names.clear();
+                } else {
+                    args.for_each(|a| {
+                        names.remove(a);
+                    });
+                }
+                Ok(())
+            }
+            Ok(Event::Reply { value: Value::Error(e), .. }) => Err(Error::Server(e)),
+            Ok(other) => Err(Error::Protocol(format!("a subscription command was answered by {other:?}"))),
+            Err(e) if e.is_fatal() => {
+                self.wire = None;
+                self.cause = Some(replicate(&e));
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<PubSubEvent>> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Poll::Ready(item);
+            }
+            let Some(wire) = &mut self.wire else {
+                if let Err(e) = std::task::ready!(self.poll_reconnect(cx)) {
+                    return Poll::Ready(Err(e));
+                }
+                continue;
+            };
+            match std::task::ready!(wire.poll_event(cx)) {
+                Ok(Event::Message(m)) => return Poll::Ready(Ok(PubSubEvent::Message(m))),
+                // The server dropped a subscription on its own (a shard slot moved): do not restore it.
+                Ok(Event::Subscription { id: None, kind, channel: Some(name), .. })
+                    if !kind.is_subscribe() =>
+                {
+                    self.subs.set(kind).remove(&name);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.wire = None;
+                    self.cause = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Drives a reconnect (started on demand) to completion: the new wire is in place, the subscriptions
+    /// restored, and the `Reconnected` event queued.
+    fn poll_reconnect(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let future = self.reconnect.get_or_insert_with(|| {
+            Box::pin(reconnect::<R>(self.config.clone(), self.subs.commands(), backoff(self.failures)))
+        });
+        let result = std::task::ready!(future.as_mut().poll(cx));
+        self.reconnect = None;
+        match result {
+            Ok((wire, messages)) => {
+                self.failures = 0;
+                self.wire = Some(wire);
+                let cause =
+                    self.cause.take().unwrap_or_else(|| Error::Closed("the connection was lost".into()));
+                self.ready.push_back(Ok(PubSubEvent::Reconnected { cause }));
+                self.ready.extend(messages.into_iter().map(|m| Ok(PubSubEvent::Message(m))));
+                Poll::Ready(Ok(()))
+            }
+            Err(e) => {
+                self.failures = self.failures.saturating_add(1);
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+}
+
+/// Waits out the backoff, connects, and sends every restoring command, waiting for its confirmations.
+async fn reconnect<R: Rt>(
+    config: Config,
+    restore: Vec<Cmd>,
+    delay: std::time::Duration,
+) -> Result<(Wire<R>, Vec<Message>)> {
+    if !delay.is_zero() {
+        R::sleep_until(Instant::now() + delay).await;
+    }
+    let mut wire = Wire::<R>::connect(&config).await?;
+    let mut messages = Vec::new();
+    for cmd in restore {
+        let keep = |event| {
+            if let Event::Message(m) = event {
+                messages.push(m)
+            }
+        };
+        match wire.request(|conn, now| conn.send(&cmd, now), keep).await? {
+            Event::Subscription { .. } => {}
+            Event::Reply { value: Value::Error(e), .. } => return Err(Error::Server(e)),
+            other => return Err(Error::Protocol(format!("a resubscription was answered by {other:?}"))),
+        }
+    }
+    Ok((wire, messages))
+}
+
+impl<R: Rt> futures_core::Stream for PubSub<R> {
+    type Item = Result<PubSubEvent>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_event(cx).map(Some)
+    }
+}
