@@ -219,10 +219,11 @@ fn main() {
                     sample.sent
                 );
                 eprintln!(
-                    "{:<24} round {} {:<18} {:>10.0} ops/s {:>8.2} µs CPU/op",
+                    "{:<24} round {} {:<18} {:>10} ops sent {:>10.0} ops/s {:>8.2} µs CPU/op",
                     w.name(),
                     round + 1,
                     p.name(),
+                    sample.sent,
                     sample.ops_per_sec(),
                     sample.cpu.as_secs_f64() * 1e6 / sample.ops as f64
                 );
