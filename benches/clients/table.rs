@@ -7,6 +7,14 @@ use crate::Peer;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// A column of the ratio table: ops/s of `a` over `b`, or (`cpu`) CPU per op of `b` over `a`.
+struct Ratio {
+    name: &'static str,
+    cpu: bool,
+    a: Peer,
+    b: Peer,
+}
+
 /// Every round of one (workload, client) cell.
 #[derive(Debug, Default, Clone)]
 pub struct Cell {
@@ -105,24 +113,37 @@ impl Results {
             format!("{:.2}", c.cpu_us())
         });
         println!("\nRatios (redwire over the peer; \"CPU\" = the peer's CPU per op over redwire's):\n");
-        let columns: [(&str, fn(&Results, Workload) -> Option<f64>); 8] = [
-            ("blocking / redis-benchmark", |r, w| r.speed(w, Peer::Blocking, Peer::RedisBenchmark)),
-            ("blocking / redis sync", |r, w| r.speed(w, Peer::Blocking, Peer::RedisSync)),
-            ("CPU redis sync / blocking", |r, w| r.thrift(w, Peer::Blocking, Peer::RedisSync)),
-            ("smol / redis async", |r, w| r.speed(w, Peer::Smol, Peer::RedisAsync)),
-            ("async-std / redis async", |r, w| r.speed(w, Peer::AsyncStd, Peer::RedisAsync)),
-            ("CPU redis async / smol", |r, w| r.thrift(w, Peer::Smol, Peer::RedisAsync)),
-            ("smol / redis-benchmark", |r, w| r.speed(w, Peer::Smol, Peer::RedisBenchmark)),
-            ("CPU redis-benchmark / blocking", |r, w| r.thrift(w, Peer::Blocking, Peer::RedisBenchmark)),
+        let columns = [
+            Ratio {
+                name: "blocking / redis-benchmark",
+                cpu: false,
+                a: Peer::Blocking,
+                b: Peer::RedisBenchmark,
+            },
+            Ratio { name: "blocking / redis sync", cpu: false, a: Peer::Blocking, b: Peer::RedisSync },
+            Ratio { name: "CPU redis sync / blocking", cpu: true, a: Peer::Blocking, b: Peer::RedisSync },
+            Ratio {
+                name: "CPU redis-benchmark / blocking",
+                cpu: true,
+                a: Peer::Blocking,
+                b: Peer::RedisBenchmark,
+            },
+            Ratio { name: "smol / redis async", cpu: false, a: Peer::Smol, b: Peer::RedisAsync },
+            Ratio { name: "CPU redis async / smol", cpu: true, a: Peer::Smol, b: Peer::RedisAsync },
+            Ratio { name: "async-std / redis async", cpu: false, a: Peer::AsyncStd, b: Peer::RedisAsync },
+            Ratio { name: "CPU redis async / async-std", cpu: true, a: Peer::AsyncStd, b: Peer::RedisAsync },
         ];
         print!("| workload |");
-        columns.iter().for_each(|(name, _)| print!(" {name} |"));
+        columns.iter().for_each(|c| print!(" {} |", c.name));
         print!("\n|---|");
         columns.iter().for_each(|_| print!("---:|"));
         println!();
         for w in self.workloads() {
             print!("| {} |", w.name());
-            columns.iter().for_each(|(_, f)| print!(" {} |", ratio_text(f(self, w))));
+            for c in &columns {
+                let r = if c.cpu { self.thrift(w, c.a, c.b) } else { self.speed(w, c.a, c.b) };
+                print!(" {} |", ratio_text(r));
+            }
             println!();
         }
         self.targets();
@@ -131,16 +152,14 @@ impl Results {
     /// The issue's targets, each with its measured ratio.
     fn targets(&self) {
         println!("\nTargets (issue 8):");
-        let line = |what: String, got: Option<f64>, want: f64| match got {
-            Some(g) => {
-                let verdict = if g >= want {
-                    "met".to_string()
-                } else {
-                    format!("MISSED by {:.0}%", (1.0 - g / want) * 100.0)
-                };
-                println!("- {what}: {g:.2}× (target ≥ {want}×) {verdict}");
-            }
-            None => {}
+        let line = |what: String, got: Option<f64>, want: f64| {
+            let Some(g) = got else { return };
+            let verdict = if g >= want {
+                "met".to_string()
+            } else {
+                format!("MISSED by {:.0}%", (1.0 - g / want) * 100.0)
+            };
+            println!("- {what}: {g:.2}× (target ≥ {want}×) {verdict}");
         };
         for w in [Workload::Get { depth: 16 }, Workload::Set { depth: 16 }, Workload::Get { depth: 128 }]
             .into_iter()
