@@ -83,6 +83,8 @@ struct Clients {
 impl Clients {
     fn connect(server: &Server) -> Clients {
         let url = server.url();
+        // The crate is built with tokio-comp too (benches/decoder uses its codec): pick smol explicitly.
+        redis::aio::prefer_smol().expect("no runtime chosen yet");
         let redis = redis::Client::open(url.as_str()).expect("redis URL");
         Clients {
             port: server.port(),

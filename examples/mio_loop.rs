@@ -13,10 +13,11 @@ use mio::{Events, Poll, Token};
 use redwire::mio::Connection;
 use redwire::resp::Value;
 use redwire::{Cmd, Config, Event, Pipeline};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/throwaway.rs"]
+mod throwaway;
+use throwaway::Throwaway;
 
 type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
 
@@ -56,7 +57,7 @@ fn run() -> Result<()> {
     let (config, _server) = match std::env::var("REDIS_URL") {
         Ok(url) => (Config::from_url(&url)?, None),
         Err(_) => {
-            let server = Throwaway::start()?;
+            let server = Throwaway::start(&["--maxclients", "1000"])?;
             println!(
                 "(a throwaway {} on {}, pid {}; killed at the end)",
                 server.name,
@@ -188,71 +189,5 @@ fn wait_reply(
             conn.handle_readiness(event);
         }
         conn.handle_timeout(Instant::now());
-    }
-}
-
-/// A `redis-server` on a free loopback port with persistence off, killed (SIGKILL) when dropped.
-struct Throwaway {
-    child: Child,
-    addr: SocketAddr,
-    name: String,
-}
-
-impl Throwaway {
-    fn start() -> Result<Throwaway> {
-        let bin = std::env::var_os("REDWIRE_SERVER_BIN").unwrap_or_else(|| "redis-server".into());
-        let name =
-            PathBuf::from(&bin).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        // The kernel picks a free port; if another process takes it first the server exits, and we retry.
-        for _ in 0..5 {
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
-            let child = Command::new(&bin)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--maxclients", "1000"])
-                .arg("--dir") // persistence is off, so nothing is written there
-                .arg(std::env::temp_dir())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| {
-                    format!(
-                        "cannot start {}: {e}. Run `bash .ci/setup` to install redis-server, or set REDIS_URL",
-                        bin.to_string_lossy()
-                    )
-                })?;
-            let mut server =
-                Throwaway { child, addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), name: name.clone() };
-            if server.wait_ready()? {
-                return Ok(server);
-            }
-        }
-        Err("redis-server could not bind a free port in 5 tries".into())
-    }
-
-    /// `Ok(true)` once the port accepts connections, `Ok(false)` when the server exited (port taken).
-    fn wait_ready(&mut self) -> Result<bool> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(false);
-            }
-            if TcpStream::connect(self.addr).is_ok() {
-                return Ok(true);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Err(format!("redis-server did not accept connections on {} within 10 s", self.addr).into())
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Throwaway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -244,6 +244,7 @@ fn limits_are_enforced() {
     assert!(check(b"$4\r\nabcd\r\n").unwrap().is_some());
     assert!(matches!(check(b"$5\r\n"), Err(DecodeError::TooLong { len: 5, .. })));
     assert!(matches!(check(b"+abcdefgh"), Err(DecodeError::TooLong { .. })));
+    assert!(matches!(check(b"+abcde\r\n"), Err(DecodeError::TooLong { len: 5, .. })));
     assert!(matches!(check(b"$?\r\n;3\r\nabc\r\n;3\r\nabc\r\n"), Err(DecodeError::TooLong { len: 6, .. })));
     assert!(matches!(check(b"*4\r\n"), Err(DecodeError::TooManyElements { count: 4, .. })));
     assert!(matches!(check(b"*?\r\n:1\r\n:1\r\n:1\r\n:1\r\n"), Err(DecodeError::TooManyElements { .. })));
