@@ -184,19 +184,26 @@ impl Conn {
         Ok(())
     }
 
-    /// One read straight into the connection's buffer.
+    /// One read straight into the connection's buffer, of up to `read_size` bytes, which then adapts.
     fn read(&mut self) -> io::Result<usize> {
-        let buf = self.conn.read_buf();
-        let start = buf.len();
-        buf.resize(start + self.read_size, 0);
-        let result = self.stream.read(&mut buf[start..]);
+        let result = self.read_at_most(self.read_size);
         let n = *result.as_ref().unwrap_or(&0);
-        buf.truncate(start + n);
         if n == self.read_size {
             self.read_size = (self.read_size * 2).min(MAX_READ);
         } else if n > 0 && n < self.read_size / 4 {
             self.read_size = (self.read_size / 2).max(MIN_READ);
         }
+        result
+    }
+
+    /// One read of at most `max` bytes into the connection's buffer. The room is zero-filled before the
+    /// read (safe code cannot hand the socket uninitialised memory), so `max` bounds that cost as well.
+    fn read_at_most(&mut self, max: usize) -> io::Result<usize> {
+        let buf = self.conn.read_buf();
+        let start = buf.len();
+        buf.resize(start + max, 0);
+        let result = self.stream.read(&mut buf[start..]);
+        buf.truncate(start + *result.as_ref().unwrap_or(&0));
         result
     }
 
@@ -209,7 +216,9 @@ impl Conn {
             Err(e) if e.kind() == ErrorKind::Unsupported => return !self.broken,
             Err(_) => return false,
         }
-        let read = self.read();
+        // Almost always nothing is there: a small read, not one sized for the last big reply (whose room
+        // would be zero-filled for nothing). Unasked bytes beyond it leave the buffer partial: discarded.
+        let read = self.read_at_most(MIN_READ);
         let restored = self.stream.set_nonblocking(false).is_ok();
         let alive = match read {
             Ok(0) => false,

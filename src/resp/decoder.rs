@@ -12,7 +12,7 @@
 //! nesting is tracked on an explicit stack bounded by [`Limits::max_depth`]: this file has no recursion.
 
 use super::Value;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::ops::Range;
 
 /// Bounds on what the decoder accepts from the peer.
@@ -30,7 +30,7 @@ pub struct Limits {
     /// Maximum length in bytes of one bulk string, blob error, verbatim string, streamed string (all chunks
     /// together) or simple line (default 512 MiB, the server's own `proto-max-bulk-len`).
     pub max_bulk_len: usize,
-    /// Maximum number of elements of one aggregate, counting a map's keys and values (default 2^32).
+    /// Maximum number of elements of one aggregate; a map or an attribute counts its pairs (default 2^32).
     pub max_elements: u64,
 }
 
@@ -145,12 +145,37 @@ enum Header {
     End,
 }
 
+impl Header {
+    /// A frame that is a whole value by itself (a string or scalar; not an aggregate, stream or marker).
+    #[inline]
+    fn is_leaf(&self) -> bool {
+        !matches!(
+            self,
+            Header::Aggregate(..)
+                | Header::StreamedAggregate(_)
+                | Header::StreamedString
+                | Header::Chunk(_)
+                | Header::End
+        )
+    }
+}
+
 /// Result of parsing one header at a position.
 enum Step {
     /// A complete header, and the position just after it (after its payload, for blobs).
     Done(Header, usize),
     /// Not enough bytes: nothing can change until the buffer is at least this long.
     NeedUntil(usize),
+}
+
+/// What the scan pass found.
+enum Scanned {
+    /// The value is not entirely in the buffer yet.
+    Incomplete,
+    /// A top-level string or scalar, ending at this position; no tokens were recorded for it.
+    Leaf(Header, usize),
+    /// An aggregate (possibly empty), ending at this position, its tokens recorded.
+    Aggregate(usize),
 }
 
 /// An aggregate the scan pass has opened and not yet closed.
@@ -201,6 +226,8 @@ pub struct Decoder {
     searched: usize,
     /// The headers the scan pass parsed for the value in progress, in order; the build pass walks them.
     tokens: Vec<Header>,
+    /// The build pass's working memory, kept (empty) between values to reuse its allocations.
+    build: BuildStack,
     /// Sticky error.
     error: Option<DecodeError>,
     /// Bytes inspected so far (headers and line contents; bulk payloads are skipped, not inspected).
@@ -247,7 +274,24 @@ impl Decoder {
     ///
     /// A [`DecodeError`] when the bytes are not valid RESP or exceed the [`Limits`]. Errors are sticky: every
     /// later call returns the same error, and the connection must be discarded.
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, DecodeError> {
+        // The most common replies first: nothing half-read and the next value a complete `+` status, `:`
+        // integer or `$` bulk string written plainly, built straight from the buffer (no tokens, no build
+        // pass). Anything else, including every error, takes the general path.
+        if self.pos == 0 && buf.len() >= self.need && self.error.is_none() {
+            if let Some(value) = fast_leaf(buf, &self.limits, &mut self.examined) {
+                self.need = 0;
+                self.searched = 0;
+                return Ok(Some(value));
+            }
+        }
+        self.decode_general(buf)
+    }
+
+    /// [`Decoder::decode`] for everything its fast path does not take.
+    #[inline(never)]
+    fn decode_general(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, DecodeError> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
@@ -258,16 +302,26 @@ impl Decoder {
             return Ok(None);
         }
         match self.scan(buf) {
-            Ok(Some(end)) => {
+            Ok(Scanned::Leaf(header, end)) => {
+                // A top-level string or scalar: no tokens were recorded and nothing needs building.
+                self.pos = 0;
+                self.need = 0;
+                self.searched = 0;
+                Ok(Some(take_leaf(buf, header, end)))
+            }
+            Ok(Scanned::Aggregate(end)) => {
                 let frozen = buf.split_to(end).freeze();
-                let built = build(&frozen, &self.tokens);
+                let built = build(&frozen, &self.tokens, &mut self.build);
                 self.reset_scan();
                 match built {
                     Ok(v) => Ok(Some(v)),
-                    Err(e) => Err(self.fail(e)),
+                    Err(e) => {
+                        self.build.clear();
+                        Err(self.fail(e))
+                    }
                 }
             }
-            Ok(None) => Ok(None),
+            Ok(Scanned::Incomplete) => Ok(None),
             Err(e) => Err(self.fail(e)),
         }
     }
@@ -288,10 +342,53 @@ impl Decoder {
         self.searched = 0;
     }
 
-    /// The scan pass: validates frames from `self.pos` on; returns the end of the top-level value once it
-    /// is entirely in `buf`.
-    fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+    /// The scan pass: validates frames from `self.pos` on; says where the top-level value ends once it is
+    /// entirely in `buf`.
+    #[inline]
+    fn scan(&mut self, buf: &[u8]) -> Result<Scanned, DecodeError> {
         loop {
+            // The hot case first: inside a counted aggregate, plain frames (strings, integers, nulls, arrays of
+            // known length) need only a header, a token and the counts kept. Anything else, and anything at
+            // a limit, takes the general path below, which also reports every error.
+            while let Some(Open::Counted(left)) = self.stack.last_mut() {
+                // Leaves while more than one child remains (LRANGE, MGET): a header, a token, a count.
+                let mut pos = self.pos;
+                while *left > 1 {
+                    match fast_header(buf, pos, &self.limits, &mut self.examined) {
+                        Some(Step::Done(header, next)) if header.is_leaf() => {
+                            self.tokens.push(header);
+                            *left -= 1;
+                            pos = next;
+                        }
+                        _ => break,
+                    }
+                }
+                self.pos = pos;
+                // Then one frame: an array opening, or the last child closing aggregates.
+                let Some(Step::Done(header, next)) = fast_header(buf, pos, &self.limits, &mut self.examined)
+                else {
+                    break;
+                };
+                if let Header::Aggregate(_, n) = header {
+                    // `fast_header` only returns arrays; an empty one is counted like a leaf below.
+                    if n > self.limits.max_elements || self.stack.len() >= self.limits.max_depth {
+                        break;
+                    }
+                    if n > 0 {
+                        self.tokens.push(header);
+                        self.pos = next;
+                        self.stack.push(Open::Counted(n));
+                        continue;
+                    }
+                }
+                self.tokens.push(header);
+                self.pos = next;
+                if self.element_done()? {
+                    self.searched = next;
+                    return Ok(Scanned::Aggregate(next));
+                }
+            }
+            self.searched = self.searched.max(self.pos);
             let step = match self.stack.last() {
                 Some(Open::StreamedString { .. }) => {
                     parse_header(buf, self.pos, &self.limits, &mut self.searched, &mut self.examined, true)?
@@ -304,9 +401,12 @@ impl Decoder {
                 Step::Done(h, next) => (h, next),
                 Step::NeedUntil(n) => {
                     self.need = n;
-                    return Ok(None);
+                    return Ok(Scanned::Incomplete);
                 }
             };
+            if self.stack.is_empty() && header.is_leaf() {
+                return Ok(Scanned::Leaf(header, next));
+            }
             let at = self.pos;
             self.pos = next;
             self.searched = next;
@@ -374,7 +474,7 @@ impl Decoder {
                 _ => self.element_done()?,
             };
             if complete {
-                return Ok(Some(self.pos));
+                return Ok(Scanned::Aggregate(self.pos));
             }
         }
     }
@@ -388,6 +488,7 @@ impl Decoder {
     }
 
     /// One frame finished: count it against the aggregates it closes. `true` when the top level is done.
+    #[inline]
     fn element_done(&mut self) -> Result<bool, DecodeError> {
         loop {
             match self.stack.last_mut() {
@@ -423,7 +524,90 @@ fn show(bytes: &[u8]) -> String {
 
 /// Parses one header at `pos`. `searched` remembers how far the current line was searched for its CR, so a
 /// long line arriving in pieces is searched once. With `chunk`, only a `;` chunk header is valid.
+///
+/// The frames that dominate real replies (`$<len>`, `*<len>`, `:<n>` with plain digits, complete) are parsed
+/// here, inlined into the scan loop; everything else (signs, `?`, other types, a header not complete yet,
+/// malformed input) takes [`parse_header_slow`].
+#[inline(always)]
 fn parse_header(
+    buf: &[u8],
+    pos: usize,
+    limits: &Limits,
+    searched: &mut usize,
+    examined: &mut u64,
+    chunk: bool,
+) -> Result<Step, DecodeError> {
+    if !chunk {
+        if let Some(step) = fast_header(buf, pos, limits, examined) {
+            return Ok(step);
+        }
+    }
+    parse_header_slow(buf, pos, limits, searched, examined, chunk)
+}
+
+/// The fast path of [`parse_header`]: a short `+` status (`+OK`, `+QUEUED`), or `$<len>`, `*<len>`, `:<n>`
+/// with plain digits, the header complete. `None` sends the frame to [`parse_header_slow`], which decides
+/// everything this does not (including every error).
+#[inline(always)]
+fn fast_header(buf: &[u8], pos: usize, limits: &Limits, examined: &mut u64) -> Option<Step> {
+    let kind = *buf.get(pos)?;
+    if kind == b'+' {
+        // The CRLF within 16 bytes, no bare `\n` before it.
+        let start = pos + 1;
+        let window = buf.get(start..buf.len().min(start + 16))?;
+        let i = window.iter().position(|&c| c == b'\r' || c == b'\n')?;
+        if window[i] == b'\r' && buf.get(start + i + 1) == Some(&b'\n') && i <= limits.max_bulk_len {
+            *examined += (i + 3) as u64;
+            return Some(Step::Done(Header::Simple(start..start + i), start + i + 2));
+        }
+        return None;
+    }
+    if !matches!(kind, b'$' | b'*' | b':') {
+        return None;
+    }
+    if buf.get(pos + 1) == Some(&b'-') {
+        // RESP2 nulls `$-1` and `*-1`, and negative integers (down to -i64::MAX; i64::MIN goes the slow way).
+        if kind != b':' {
+            return (buf.get(pos + 2..pos + 5)? == b"1\r\n").then(|| {
+                *examined += 5;
+                Step::Done(Header::Null, pos + 5)
+            });
+        }
+        let (n, cr) = fast_digits(buf, pos + 2)?;
+        let n = i64::try_from(n).ok()?;
+        *examined += (cr + 2 - pos) as u64;
+        return Some(Step::Done(Header::Integer(-n), cr + 2));
+    }
+    let (n, cr) = fast_digits(buf, pos + 1)?;
+    let next = cr + 2;
+    match kind {
+        b'$' if n <= limits.max_bulk_len as u64 => {
+            let end = next + n as usize;
+            if buf.len() < end + 2 {
+                *examined += (next - pos) as u64;
+                return Some(Step::NeedUntil(end + 2));
+            }
+            if &buf[end..end + 2] != b"\r\n" {
+                return None;
+            }
+            *examined += (next - pos + 2) as u64;
+            Some(Step::Done(Header::Bulk(next..end), end + 2))
+        }
+        b':' if n <= i64::MAX as u64 => {
+            *examined += (next - pos) as u64;
+            Some(Step::Done(Header::Integer(n as i64), next))
+        }
+        b'*' if n <= i64::MAX as u64 => {
+            *examined += (next - pos) as u64;
+            Some(Step::Done(Header::Aggregate(Agg::Array, n), next))
+        }
+        _ => None,
+    }
+}
+
+/// [`parse_header`] for every frame its fast path does not take.
+#[inline(never)]
+fn parse_header_slow(
     buf: &[u8],
     pos: usize,
     limits: &Limits,
@@ -442,52 +626,43 @@ fn parse_header(
         let what = if chunk { "frame inside a streamed string" } else { "string chunk `;`" };
         return Err(DecodeError::Unexpected { what, offset: pos });
     }
-    // Fast path for the frames that dominate real replies: `$<len>`, `*<len>`, `:<n>` with plain digits.
-    // Anything else (signs, `?`, a header not complete yet, malformed input) takes the general path below.
-    if matches!(kind, b'$' | b'*' | b':') {
-        if let Some((n, cr)) = fast_digits(buf, pos + 1) {
-            *examined += (cr + 2 - pos) as u64;
-            let next = cr + 2;
-            match kind {
-                b'*' if n <= i64::MAX as u64 => {
-                    return Ok(Step::Done(Header::Aggregate(Agg::Array, n), next))
-                }
-                b':' if n <= i64::MAX as u64 => return Ok(Step::Done(Header::Integer(n as i64), next)),
-                b'$' if n <= limits.max_bulk_len as u64 => {
-                    let end = next + n as usize;
-                    if buf.len() < end + 2 {
-                        return Ok(Step::NeedUntil(end + 2));
-                    }
-                    if &buf[end..end + 2] == b"\r\n" {
-                        *examined += 2;
-                        return Ok(Step::Done(Header::Bulk(next..end), end + 2));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    // Find the CR that ends the line, resuming where the last call stopped. Numeric lines are at most 21
-    // bytes, so a plain loop beats memchr's setup; other lines may be long and use memchr.
+    // Find the CR that ends the line, resuming where the last call stopped. The search never looks past the
+    // longest line allowed (21 bytes for a number, `max_bulk_len` for text), so an overlong line gets the same
+    // verdict however its bytes were cut into reads. Numeric lines are short, so a plain loop beats memchr's
+    // setup; text lines are mostly short (`+OK`) but may be long: a plain loop over their first 32 bytes,
+    // then memchr.
     let start = pos + 1;
-    let from = (*searched).max(start);
+    let max_line = if numeric { 21 } else { limits.max_bulk_len };
+    let window_end = buf.len().min(start.saturating_add(max_line).saturating_add(1));
+    let from = (*searched).max(start).min(window_end);
+    let window = &buf[from..window_end];
+    let is_eol = |&c: &u8| c == b'\r' || c == b'\n';
     let found = if numeric {
-        buf[from..buf.len().min(start + 22)].iter().position(|&c| c == b'\r' || c == b'\n')
+        window.iter().position(is_eol)
     } else {
-        memchr::memchr2(b'\r', b'\n', &buf[from..])
+        let quick = window.len().min(32);
+        window[..quick]
+            .iter()
+            .position(is_eol)
+            .or_else(|| memchr::memchr2(b'\r', b'\n', &window[quick..]).map(|i| i + quick))
     };
     let Some(found) = found else {
-        *examined += (buf.len() - from) as u64;
-        *searched = buf.len();
+        *examined += (window_end - from) as u64;
+        *searched = window_end;
         let line_len = buf.len() - start;
-        if numeric && line_len >= 22 {
-            return Err(DecodeError::InvalidLength { text: show(&buf[start..]), offset: pos });
+        if line_len > max_line && numeric {
+            return Err(DecodeError::InvalidLength { text: show(&buf[start..window_end]), offset: pos });
         }
-        if line_len > limits.max_bulk_len {
-            return Err(DecodeError::TooLong { len: line_len as u64, limit: limits.max_bulk_len });
+        if line_len > max_line {
+            // The length reached when the limit was crossed (one past it), the same however the bytes arrived.
+            return Err(DecodeError::TooLong {
+                len: (window_end - start) as u64,
+                limit: limits.max_bulk_len,
+            });
         }
         return Ok(Step::NeedUntil(buf.len() + 1));
     };
+    // Within the window, so the line is no longer than `max_line`.
     let cr = from + found;
     *examined += (found + 1) as u64;
     *searched = cr;
@@ -498,9 +673,6 @@ fn parse_header(
         None => return Ok(Step::NeedUntil(cr + 2)),
         Some(b'\n') => {}
         Some(_) => return Err(DecodeError::MissingCrlf { offset: cr }),
-    }
-    if cr - start > limits.max_bulk_len {
-        return Err(DecodeError::TooLong { len: (cr - start) as u64, limit: limits.max_bulk_len });
     }
     let line = start..cr;
     let text = &buf[line.clone()];
@@ -663,79 +835,59 @@ fn parse_double(text: &[u8]) -> Option<f64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
-/// An aggregate the build pass is filling.
-enum Frame {
-    List { agg: Agg, items: Vec<Value>, remaining: Option<u64> },
-    Map { pairs: Vec<(Value, Value)>, key: Option<Value>, remaining: Option<u64> },
-    Attribute { pairs: Vec<(Value, Value)>, key: Option<Value>, remaining: u64 },
+/// An aggregate the build pass is filling: its children so far are `values[start..]`.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    agg: Agg,
+    /// Children still expected (a map counts keys and values, an attribute also the value it annotates), or
+    /// [`STREAMED`] for an aggregate that ends at `.`.
+    remaining: u64,
+    start: usize,
 }
 
-impl Frame {
-    fn new(agg: Agg, n: Option<u64>) -> Frame {
-        // `n` was validated by the scan pass: its elements are in the buffer, so this allocation is bounded
-        // by bytes that arrived, not by a declared length.
-        let cap = n.unwrap_or(0) as usize;
-        match agg {
-            Agg::Map => Frame::Map { pairs: Vec::with_capacity(cap), key: None, remaining: n },
+/// [`Frame::remaining`] of a streamed aggregate.
+const STREAMED: u64 = u64::MAX;
+
+/// The build pass's working memory, kept (empty) in the decoder between values so that it is allocated once.
+#[derive(Debug, Default)]
+struct BuildStack {
+    frames: Vec<Frame>,
+    /// The children of every open aggregate, innermost last.
+    values: Vec<Value>,
+}
+
+impl BuildStack {
+    fn clear(&mut self) {
+        self.frames.clear();
+        self.values.clear();
+        if self.values.capacity() > 1 << 16 {
+            self.values.shrink_to(1 << 16); // don't keep a huge reply's worth of room forever
+        }
+    }
+
+    /// Closes `frame`, whose children are all in `values`: the aggregate, in one allocation of its size.
+    fn close(&mut self, frame: Frame) -> Value {
+        match frame.agg {
+            Agg::Map => Value::Map(pairs(&mut self.values.drain(frame.start..))),
             Agg::Attribute => {
-                Frame::Attribute { pairs: Vec::with_capacity(cap), key: None, remaining: n.unwrap_or(0) }
+                let mut items = self.values.drain(frame.start..);
+                let value = Box::new(items.next_back().unwrap_or(Value::Null)); // scan counted it: never None
+                Value::Attribute { attributes: pairs(&mut items), value }
             }
-            _ => Frame::List { agg, items: Vec::with_capacity(cap), remaining: n },
+            // One allocation of exactly the children's number, filled by one memcpy.
+            agg => list(agg, self.values.split_off(frame.start)),
         }
     }
+}
 
-    /// Adds a child; returns the finished aggregate when that was its last child.
-    fn push(&mut self, v: Value) -> Option<Value> {
-        match self {
-            Frame::List { agg, items, remaining } => {
-                items.push(v);
-                match remaining {
-                    Some(r) => {
-                        *r -= 1;
-                        (*r == 0).then(|| list(*agg, std::mem::take(items)))
-                    }
-                    None => None,
-                }
-            }
-            Frame::Map { pairs, key, remaining } => {
-                match key.take() {
-                    None => *key = Some(v),
-                    Some(k) => {
-                        pairs.push((k, v));
-                        if let Some(r) = remaining {
-                            *r -= 1;
-                            if *r == 0 {
-                                return Some(Value::Map(std::mem::take(pairs)));
-                            }
-                        }
-                    }
-                }
-                None
-            }
-            Frame::Attribute { pairs, key, remaining } => {
-                if *remaining == 0 {
-                    return Some(Value::Attribute { attributes: std::mem::take(pairs), value: Box::new(v) });
-                }
-                match key.take() {
-                    None => *key = Some(v),
-                    Some(k) => {
-                        pairs.push((k, v));
-                        *remaining -= 1;
-                    }
-                }
-                None
-            }
-        }
+/// Keys and values, alternating, as pairs (an odd last one, which the scan pass never lets through, is
+/// dropped).
+fn pairs(items: &mut impl ExactSizeIterator<Item = Value>) -> Vec<(Value, Value)> {
+    let mut out = Vec::with_capacity(items.len() / 2);
+    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+        out.push((k, v));
     }
-
-    /// Closes a streamed aggregate at its `.`.
-    fn finish(self) -> Value {
-        match self {
-            Frame::List { agg, items, .. } => list(agg, items),
-            Frame::Map { pairs, .. } => Value::Map(pairs),
-            Frame::Attribute { pairs, .. } => Value::Map(pairs),
-        }
-    }
+    out
 }
 
 fn list(agg: Agg, items: Vec<Value>) -> Value {
@@ -746,47 +898,177 @@ fn list(agg: Agg, items: Vec<Value>) -> Value {
     }
 }
 
-/// The build pass: walks the tokens the scan pass recorded for one complete value in `data`.
-fn build(data: &Bytes, tokens: &[Header]) -> Result<Value, DecodeError> {
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut tokens = tokens.iter().cloned();
+/// A string or scalar token as a value; a string's payload is a slice of `data` (no copy).
+#[inline(always)]
+fn leaf(data: &Bytes, header: &Header) -> Value {
+    match header {
+        Header::Simple(r) => Value::SimpleString(data.slice(r.clone())),
+        Header::Error(r) | Header::BlobError(r) => Value::Error(data.slice(r.clone())),
+        Header::Integer(i) => Value::Integer(*i),
+        Header::Bulk(r) => Value::BulkString(data.slice(r.clone())),
+        Header::Verbatim(r) => {
+            let p = &data[r.clone()];
+            Value::VerbatimString { format: [p[0], p[1], p[2]], text: data.slice(r.start + 4..r.end) }
+        }
+        Header::Null => Value::Null,
+        Header::Double(d) => Value::Double(*d),
+        Header::Boolean(b) => Value::Boolean(*b),
+        Header::BigNumber(r) => Value::BigNumber(data.slice(r.clone())),
+        _ => unreachable!("leaf() is only called on headers for which is_leaf() holds"),
+    }
+}
+
+/// The fast path of [`Decoder::decode`]: a complete top-level `+` status, `:` integer or `$` bulk string at
+/// the front of `buf`, split off it. `None` (nothing consumed) for anything else.
+#[inline(always)]
+fn fast_leaf(buf: &mut BytesMut, limits: &Limits, examined: &mut u64) -> Option<Value> {
+    match fast_header(buf, 0, limits, examined)? {
+        Step::Done(Header::Integer(i), next) => {
+            buf.advance(next);
+            Some(Value::Integer(i))
+        }
+        Step::Done(Header::Bulk(r), next) => Some(Value::BulkString(payload(buf, next, r))),
+        Step::Done(Header::Simple(r), next) => Some(Value::SimpleString(status(buf, next, r))),
+        _ => None,
+    }
+}
+
+/// The bytes `r` of the value that ends at `end`, split off the front of `buf`: one reference to the
+/// buffer, no copy.
+#[inline(always)]
+fn payload(buf: &mut BytesMut, end: usize, r: Range<usize>) -> Bytes {
+    let mut raw = buf.split_to(end).freeze();
+    raw.truncate(r.end);
+    raw.advance(r.start);
+    raw
+}
+
+/// Like [`payload`], for a simple string: the statuses servers send most (`OK`, `QUEUED`, `PONG`) are
+/// returned as static `Bytes`, equal in every way, without taking a reference to the buffer.
+#[inline(always)]
+fn status(buf: &mut BytesMut, end: usize, r: Range<usize>) -> Bytes {
+    let known: Option<&'static [u8]> = match &buf[r.clone()] {
+        b"OK" => Some(b"OK"),
+        b"QUEUED" => Some(b"QUEUED"),
+        b"PONG" => Some(b"PONG"),
+        _ => None,
+    };
+    match known {
+        Some(s) => {
+            buf.advance(end);
+            Bytes::from_static(s)
+        }
+        None => payload(buf, end, r),
+    }
+}
+
+/// [`leaf`], appended to `out`: each kind is written straight into its slot (building a `Value` first and
+/// then moving it costs a store-to-load stall per value, measurably).
+#[inline(always)]
+fn push_leaf(data: &Bytes, header: &Header, out: &mut Vec<Value>) {
+    match header {
+        Header::Bulk(r) => out.push(Value::BulkString(data.slice(r.clone()))),
+        Header::Integer(i) => out.push(Value::Integer(*i)),
+        Header::Simple(r) => out.push(Value::SimpleString(data.slice(r.clone()))),
+        Header::Null => out.push(Value::Null),
+        other => out.push(leaf(data, other)),
+    }
+}
+
+/// A top-level string or scalar that ends at `end`, split off the front of `buf`. A string's payload
+/// becomes the value's `Bytes` directly (one reference to the buffer, not a slice of a frozen copy); a
+/// scalar takes no reference at all.
+#[inline(always)]
+fn take_leaf(buf: &mut BytesMut, header: Header, end: usize) -> Value {
+    let scalar = match header {
+        Header::Simple(r) => return Value::SimpleString(status(buf, end, r)),
+        Header::Bulk(r) => return Value::BulkString(payload(buf, end, r)),
+        Header::Error(r) | Header::BlobError(r) => return Value::Error(payload(buf, end, r)),
+        Header::BigNumber(r) => return Value::BigNumber(payload(buf, end, r)),
+        Header::Verbatim(r) => {
+            let mut text = payload(buf, end, r);
+            let format = [text[0], text[1], text[2]];
+            text.advance(4);
+            return Value::VerbatimString { format, text };
+        }
+        Header::Integer(i) => Value::Integer(i),
+        Header::Double(d) => Value::Double(d),
+        Header::Boolean(b) => Value::Boolean(b),
+        Header::Null => Value::Null,
+        _ => unreachable!("scan() returns Scanned::Leaf only for headers for which is_leaf() holds"),
+    };
+    buf.advance(end);
+    scalar
+}
+
+/// A counted aggregate whose children are all strings or scalars, built in one go: no frame, one
+/// allocation of exactly its size. Returns the value and the number of child tokens it used, or `None`
+/// when a child is itself an aggregate (then only the leading leaf children were looked at, so every token
+/// is checked at most once over the whole build).
+#[inline]
+fn flat(data: &Bytes, agg: Agg, n: u64, rest: &[Header]) -> Option<(Value, usize)> {
+    let children = match agg {
+        Agg::Map => n.checked_mul(2)?,
+        Agg::Attribute => return None,
+        _ => n,
+    };
+    let kids = rest.get(..usize::try_from(children).ok()?)?;
+    if !kids.iter().all(Header::is_leaf) {
+        return None;
+    }
+    let value = match agg {
+        Agg::Map => {
+            Value::Map(kids.chunks_exact(2).map(|kv| (leaf(data, &kv[0]), leaf(data, &kv[1]))).collect())
+        }
+        _ => list(agg, kids.iter().map(|h| leaf(data, h)).collect()),
+    };
+    Some((value, kids.len()))
+}
+
+/// The build pass: walks the tokens the scan pass recorded for one complete value in `data`. `stack` is
+/// the decoder's working memory, empty on entry and on success.
+fn build(data: &Bytes, tokens: &[Header], stack: &mut BuildStack) -> Result<Value, DecodeError> {
+    stack.clear();
+    let mut i = 0;
     // The scan pass validated every token; running out here would mean the buffer changed under us.
-    let mut next = || tokens.next().ok_or(DecodeError::BufferShrunk);
+    let next = |i: &mut usize| {
+        let t = tokens.get(*i).ok_or(DecodeError::BufferShrunk);
+        *i += 1;
+        t
+    };
     loop {
-        let mut value = match next()? {
-            Header::Simple(r) => Value::SimpleString(data.slice(r)),
-            Header::Error(r) | Header::BlobError(r) => Value::Error(data.slice(r)),
-            Header::Integer(i) => Value::Integer(i),
-            Header::Bulk(r) => Value::BulkString(data.slice(r)),
-            Header::Verbatim(r) => {
-                let p = &data[r.clone()];
-                Value::VerbatimString { format: [p[0], p[1], p[2]], text: data.slice(r.start + 4..r.end) }
-            }
-            Header::Null => Value::Null,
-            Header::Double(d) => Value::Double(d),
-            Header::Boolean(b) => Value::Boolean(b),
-            Header::BigNumber(r) => Value::BigNumber(data.slice(r)),
-            Header::Aggregate(agg, n) => {
+        // Each step appends one complete value to `stack.values` (or opens an aggregate and continues).
+        match next(&mut i)? {
+            &Header::Aggregate(agg, n) => {
                 if n == 0 && agg != Agg::Attribute {
-                    match agg {
+                    stack.values.push(match agg {
                         Agg::Map => Value::Map(Vec::new()),
                         _ => list(agg, Vec::new()),
-                    }
+                    });
+                } else if let Some((value, used)) = flat(data, agg, n, &tokens[i..]) {
+                    i += used;
+                    stack.values.push(value);
                 } else {
-                    stack.push(Frame::new(agg, Some(n)));
+                    // The scan pass checked these against the limits (no overflow).
+                    let remaining = match agg {
+                        Agg::Map => n * 2,
+                        Agg::Attribute => n * 2 + 1,
+                        _ => n,
+                    };
+                    stack.frames.push(Frame { agg, remaining, start: stack.values.len() });
                     continue;
                 }
             }
-            Header::StreamedAggregate(agg) => {
-                stack.push(Frame::new(agg, None));
+            &Header::StreamedAggregate(agg) => {
+                stack.frames.push(Frame { agg, remaining: STREAMED, start: stack.values.len() });
                 continue;
             }
             Header::StreamedString => {
                 let mut joined = BytesMut::new();
                 loop {
-                    match next()? {
+                    match next(&mut i)? {
                         Header::Chunk(r) if r.is_empty() => break,
-                        Header::Chunk(r) => joined.extend_from_slice(&data[r]),
+                        Header::Chunk(r) => joined.extend_from_slice(&data[r.clone()]),
                         _ => {
                             return Err(DecodeError::Unexpected {
                                 what: "frame inside a streamed string",
@@ -795,25 +1077,35 @@ fn build(data: &Bytes, tokens: &[Header]) -> Result<Value, DecodeError> {
                         }
                     }
                 }
-                Value::BulkString(joined.freeze())
+                stack.values.push(Value::BulkString(joined.freeze()));
             }
-            Header::End => match stack.pop() {
-                Some(frame) => frame.finish(),
+            Header::End => match stack.frames.pop() {
+                Some(frame) => {
+                    let value = stack.close(frame);
+                    stack.values.push(value);
+                }
                 None => return Err(DecodeError::Unexpected { what: "end marker `.`", offset: 0 }),
             },
             Header::Chunk(_) => return Err(DecodeError::Unexpected { what: "string chunk `;`", offset: 0 }),
-        };
+            header => push_leaf(data, header, &mut stack.values),
+        }
+        // Count the new value against the innermost open aggregate, closing every aggregate it completes.
         loop {
-            let Some(frame) = stack.last_mut() else {
-                return Ok(value);
+            let Some(top) = stack.frames.last_mut() else {
+                // No aggregate open: the new value is the whole reply.
+                return stack.values.pop().ok_or(DecodeError::BufferShrunk);
             };
-            match frame.push(value) {
-                Some(done) => {
-                    stack.pop();
-                    value = done;
-                }
-                None => break,
+            if top.remaining == STREAMED {
+                break;
             }
+            top.remaining -= 1;
+            if top.remaining > 0 {
+                break;
+            }
+            let frame = *top;
+            stack.frames.pop();
+            let value = stack.close(frame);
+            stack.values.push(value);
         }
     }
 }

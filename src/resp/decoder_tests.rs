@@ -244,10 +244,46 @@ fn limits_are_enforced() {
     assert!(check(b"$4\r\nabcd\r\n").unwrap().is_some());
     assert!(matches!(check(b"$5\r\n"), Err(DecodeError::TooLong { len: 5, .. })));
     assert!(matches!(check(b"+abcdefgh"), Err(DecodeError::TooLong { .. })));
+    assert!(matches!(check(b"+abcde\r\n"), Err(DecodeError::TooLong { len: 5, .. })));
     assert!(matches!(check(b"$?\r\n;3\r\nabc\r\n;3\r\nabc\r\n"), Err(DecodeError::TooLong { len: 6, .. })));
     assert!(matches!(check(b"*4\r\n"), Err(DecodeError::TooManyElements { count: 4, .. })));
     assert!(matches!(check(b"*?\r\n:1\r\n:1\r\n:1\r\n:1\r\n"), Err(DecodeError::TooManyElements { .. })));
     assert!(check(b"%3\r\n:1\r\n:1\r\n:2\r\n:1\r\n:3\r\n:1\r\n").unwrap().is_some());
+}
+
+/// Found by the `chunked` fuzz target: the search for a line's CR looked past the line limit when the
+/// bytes were all there, so an overlong line got `MissingCrlf` (or, for a length, `TooLong` instead of
+/// `InvalidLength`) read whole but `TooLong` (`InvalidLength`) read in small pieces.
+#[test]
+fn overlong_line_verdict_does_not_depend_on_read_sizes() {
+    let limits = Limits { max_depth: 4, max_bulk_len: 16, max_elements: 8 };
+    let cases: &[(&[u8], &str)] = &[
+        (b"-ERR unknown command 'foo'\r\x05", "TooLong"),
+        (b"+aaaaaaaaaaaaaaaaaaaa\n", "TooLong"),
+        (b"+aaaaaaaaaaaaaaaaaaaa\r\n", "TooLong"),
+        (b"$1234567890123456789012345", "InvalidLength"),
+        (b"*1234567890123456789012\r\n", "InvalidLength"),
+    ];
+    for (input, kind) in cases {
+        let whole = Decoder::with_limits(limits).decode(&mut BytesMut::from(*input));
+        let mut d = Decoder::with_limits(limits);
+        let mut buf = BytesMut::new();
+        let mut piecewise = Ok(None);
+        for byte in *input {
+            buf.extend_from_slice(&[*byte]);
+            piecewise = d.decode(&mut buf);
+            if piecewise.is_err() {
+                break;
+            }
+        }
+        for verdict in [&whole, &piecewise] {
+            let e = verdict.as_ref().expect_err("overlong line must be rejected");
+            assert!(format!("{e:?}").starts_with(kind), "{input:?}: expected {kind}, got {e:?}");
+        }
+    }
+    // A number is bounded by its own 21 bytes, not by the string limit.
+    let mut buf = BytesMut::from(&b":-12345678901234567\r\n"[..]);
+    assert_eq!(Decoder::with_limits(limits).decode(&mut buf), Ok(Some(Value::Integer(-12345678901234567))));
 }
 
 #[test]

@@ -1,0 +1,5 @@
+//! Fuzz target `chunked`: the property is `redwire_fuzz::props::chunked` (documented there), so `cargo test` in
+//! this crate replays the committed seeds through the very same checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| redwire_fuzz::props::chunked(data));
