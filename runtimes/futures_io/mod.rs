@@ -27,7 +27,7 @@ mod wire;
 
 pub use client::{Client, Reply};
 pub use pipeline::Pipeline;
-pub use pubsub::{PubSub, PubSubEvent};
+pub use pubsub::{PubSub, PubSubControl, PubSubEvent};
 pub use scan::Scan;
 pub use transaction::{Committed, Multi, Transaction, DEFAULT_MAX_ATTEMPTS};
 

@@ -1,24 +1,26 @@
-//! [`PubSub`]: a dedicated pub/sub connection read as a stream of [`PubSubEvent`]s, with subscribe and
-//! unsubscribe between reads (messages that arrive meanwhile are kept, in order). When the connection
-//! breaks, the stream reconnects with backoff, subscribes again to every channel, pattern and shard
-//! channel, and yields [`PubSubEvent::Reconnected`]: messages published in the gap were missed.
+//! [`PubSub`]: a dedicated pub/sub connection read as a stream of [`PubSubEvent`]s. Subscriptions change
+//! between reads (`&mut self`) or, while another task reads, through a [`PubSubControl`] handle; either
+//! way messages that arrive meanwhile are kept, in order. When the connection breaks, the stream
+//! reconnects with backoff, subscribes again to every channel, pattern and shard channel, and yields
+//! [`PubSubEvent::Reconnected`]: messages published in the gap were missed. No background task: the
+//! connection moves only while the stream (or a `&mut self` method) is polled.
 //!
 //! Subscription state is decided by the core (`Connection` tracks confirmations); this file keeps only
 //! the list of names to restore after a reconnect.
 
 use super::pool::Pool;
 use super::wire::{race, Wire};
-use super::{backoff, replicate, Rt};
+use super::{backoff, oneshot, replicate, Rt};
 use crate::event::{Message, SubscriptionKind};
 use crate::resp::Value;
-use crate::{Cmd, Config, Error, Event, Result, ToArgs};
+use crate::{Cmd, Config, Error, Event, RequestId, Result, ToArgs};
 use bytes::Bytes;
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// What a pub/sub stream yields (`redwire::smol::PubSub`, `redwire::async_std::PubSub`).
@@ -52,6 +54,21 @@ impl Subs {
         }
     }
 
+    /// Records a confirmed (un)subscription command.
+    fn apply(&mut self, kind: SubscriptionKind, cmd: &Cmd) {
+        let names = self.set(kind);
+        let mut args = cmd.args().skip(1).peekable();
+        if kind.is_subscribe() {
+            names.extend(args.map(Bytes::copy_from_slice));
+        } else if args.peek().is_none() {
+            names.clear();
+        } else {
+            args.for_each(|a| {
+                names.remove(a);
+            });
+        }
+    }
+
     /// The commands that restore every subscription.
     fn commands(&self) -> Vec<Cmd> {
         [("SUBSCRIBE", &self.channels), ("PSUBSCRIBE", &self.patterns), ("SSUBSCRIBE", &self.shard_channels)]
@@ -62,13 +79,123 @@ impl Subs {
     }
 }
 
+/// An (un)subscription asked for and not confirmed yet.
+struct Change {
+    kind: SubscriptionKind,
+    cmd: Cmd,
+    done: oneshot::Sender<Result<()>>,
+}
+
+#[derive(Default)]
+struct Control {
+    /// Asked for, not sent yet.
+    queued: Vec<Change>,
+    /// The reading task, woken when a change is queued.
+    waker: Option<Waker>,
+    /// The `PubSub` is gone: changes fail at once.
+    closed: bool,
+}
+
+type Shared = Arc<Mutex<Control>>;
+
+fn lock(control: &Shared) -> MutexGuard<'_, Control> {
+    control.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Changes a [`PubSub`]'s subscriptions from any task while another one reads its stream; from
+/// [`PubSub::control`]. Each call completes once the server confirmed it, which happens while the stream
+/// is being read (there is no background task).
+#[derive(Clone)]
+pub struct PubSubControl {
+    control: Shared,
+}
+
+impl fmt::Debug for PubSubControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PubSubControl").field("queued", &lock(&self.control).queued.len()).finish()
+    }
+}
+
+impl PubSubControl {
+    fn change(&self, kind: SubscriptionKind, cmd: Cmd) -> oneshot::Receiver<Result<()>> {
+        let (done, rx) = oneshot::channel();
+        let waker = {
+            let mut control = lock(&self.control);
+            if control.closed {
+                return rx; // `done` is dropped here: the change fails as closed
+            }
+            control.queued.push(Change { kind, cmd, done });
+            control.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        rx
+    }
+
+    async fn run(&self, kind: SubscriptionKind, cmd: Cmd) -> Result<()> {
+        self.change(kind, cmd).await.unwrap_or_else(|oneshot::Canceled| {
+            Err(Error::Closed("the PubSub was dropped before the server confirmed".into()))
+        })
+    }
+
+    /// Subscribes to channels; see [`PubSub::subscribe`].
+    ///
+    /// # Errors
+    /// As [`PubSub::subscribe`], or [`Error::Closed`] when the `PubSub` is dropped first.
+    pub async fn subscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.run(SubscriptionKind::Subscribe, Cmd::new("SUBSCRIBE").arg(channels)).await
+    }
+
+    /// Subscribes to patterns; see [`PubSub::psubscribe`].
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn psubscribe(&self, patterns: impl ToArgs) -> Result<()> {
+        self.run(SubscriptionKind::PSubscribe, Cmd::new("PSUBSCRIBE").arg(patterns)).await
+    }
+
+    /// Subscribes to shard channels; see [`PubSub::ssubscribe`].
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn ssubscribe(&self, shard_channels: impl ToArgs) -> Result<()> {
+        self.run(SubscriptionKind::SSubscribe, Cmd::new("SSUBSCRIBE").arg(shard_channels)).await
+    }
+
+    /// Unsubscribes from channels (all when given none); see [`PubSub::unsubscribe`].
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn unsubscribe(&self, channels: impl ToArgs) -> Result<()> {
+        self.run(SubscriptionKind::Unsubscribe, Cmd::new("UNSUBSCRIBE").arg(channels)).await
+    }
+
+    /// Unsubscribes from patterns (all when given none); see [`PubSub::punsubscribe`].
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn punsubscribe(&self, patterns: impl ToArgs) -> Result<()> {
+        self.run(SubscriptionKind::PUnsubscribe, Cmd::new("PUNSUBSCRIBE").arg(patterns)).await
+    }
+
+    /// Unsubscribes from shard channels (all when given none); see [`PubSub::sunsubscribe`].
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn sunsubscribe(&self, shard_channels: impl ToArgs) -> Result<()> {
+        self.run(SubscriptionKind::SUnsubscribe, Cmd::new("SUNSUBSCRIBE").arg(shard_channels)).await
+    }
+}
+
 type Reconnect<R> = Pin<Box<dyn Future<Output = Result<(Wire<R>, Vec<Message>)>> + Send>>;
 
 /// A dedicated pub/sub connection, from [`Client::pubsub`](super::Client::pubsub).
 ///
 /// Read it with [`next`](Self::next) or as a [`futures_core::Stream`] (which never ends: after an error
-/// the next read reconnects). Subscribe and unsubscribe between reads, with `&mut self`; messages that
-/// arrive while a (un)subscription waits for its confirmation are kept for the stream.
+/// the next read reconnects). Subscribe and unsubscribe between reads, with `&mut self`, or from another
+/// task while this one reads, through [`control`](Self::control); messages that arrive while a change
+/// waits for its confirmation are kept for the stream.
 pub struct PubSub<R: Rt> {
     config: Config,
     wire: Option<Wire<R>>,
@@ -78,6 +205,9 @@ pub struct PubSub<R: Rt> {
     failures: u32,
     /// Why the last connection ended, for the `Reconnected` event.
     cause: Option<Error>,
+    control: Shared,
+    /// Changes sent on the current connection, waiting for their confirmation.
+    sent: Vec<(RequestId, Change)>,
 }
 
 impl<R: Rt> fmt::Debug for PubSub<R> {
@@ -102,6 +232,8 @@ impl<R: Rt> PubSub<R> {
             reconnect: None,
             failures: 0,
             cause: None,
+            control: Shared::default(),
+            sent: Vec::new(),
         })
     }
 
@@ -181,43 +313,22 @@ impl<R: Rt> PubSub<R> {
             && self.subs.shard_channels.is_empty())
     }
 
+    /// A handle that changes this stream's subscriptions from another task.
+    pub fn control(&self) -> PubSubControl {
+        PubSubControl { control: self.control.clone() }
+    }
+
+    /// Queues a change and reads the connection until the server confirmed it; messages that arrive
+    /// meanwhile are kept for the stream.
     async fn command(&mut self, kind: SubscriptionKind, cmd: Cmd) -> Result<()> {
-        if self.wire.is_none() {
-            poll_fn(|cx| self.poll_reconnect(cx)).await?;
-        }
-        let wire = self.wire.as_mut().expect("reconnected just above");
-        let mut messages = Vec::new();
-        let keep = |event| {
-            if let Event::Message(m) = event {
-                messages.push(m)
+        let mut done = self.control().change(kind, cmd);
+        poll_fn(|cx| loop {
+            if let Poll::Ready(result) = Pin::new(&mut done).poll(cx) {
+                return Poll::Ready(result.unwrap_or_else(|oneshot::Canceled| Err(lost())));
             }
-        };
-        let answer = wire.request(|conn, now| conn.send(&cmd, now), keep).await;
-        self.ready.extend(messages.into_iter().map(|m| Ok(PubSubEvent::Message(m))));
-        match answer {
-            Ok(Event::Subscription { .. }) => {
-                let names = self.subs.set(kind);
-                let mut args = cmd.args().skip(1).peekable();
-                if kind.is_subscribe() {
-                    names.extend(args.map(Bytes::copy_from_slice));
-                } else if args.peek().is_none() {
-                    names.clear();
-                } else {
-                    args.for_each(|a| {
-                        names.remove(a);
-                    });
-                }
-                Ok(())
-            }
-            Ok(Event::Reply { value: Value::Error(e), .. }) => Err(Error::Server(e)),
-            Ok(other) => Err(Error::Protocol(format!("a subscription command was answered by {other:?}"))),
-            Err(e) if e.is_fatal() => {
-                self.wire = None;
-                self.cause = Some(replicate(&e));
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
+            std::task::ready!(self.poll_drive(cx));
+        })
+        .await
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<PubSubEvent>> {
@@ -225,27 +336,82 @@ impl<R: Rt> PubSub<R> {
             if let Some(item) = self.ready.pop_front() {
                 return Poll::Ready(item);
             }
-            let Some(wire) = &mut self.wire else {
-                if let Err(e) = std::task::ready!(self.poll_reconnect(cx)) {
-                    return Poll::Ready(Err(e));
+            std::task::ready!(self.poll_drive(cx));
+        }
+    }
+
+    /// Moves the connection on by one step: sends queued changes, then files what arrives — messages,
+    /// reconnect notices and reconnect errors into `ready`, confirmations to their changes. `Ready` once
+    /// something was filed.
+    fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(wire) = &mut self.wire else {
+            if let Err(e) = std::task::ready!(self.poll_reconnect(cx)) {
+                // The changes waiting for a connection fail with it; the stream reports it too.
+                for change in lock(&self.control).queued.drain(..) {
+                    let _ = change.done.send(Err(replicate(&e)));
                 }
-                continue;
-            };
-            match std::task::ready!(wire.poll_event(cx)) {
-                Ok(Event::Message(m)) => return Poll::Ready(Ok(PubSubEvent::Message(m))),
-                // The server dropped a subscription on its own (a shard slot moved): do not restore it.
-                Ok(Event::Subscription { id: None, kind, channel: Some(name), .. })
-                    if !kind.is_subscribe() =>
-                {
-                    self.subs.set(kind).remove(&name);
-                }
-                Ok(_) => {}
+                self.ready.push_back(Err(e));
+            }
+            return Poll::Ready(());
+        };
+        let queued = {
+            let mut control = lock(&self.control);
+            match &control.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => control.waker = Some(cx.waker().clone()),
+            }
+            std::mem::take(&mut control.queued)
+        };
+        let now = Instant::now();
+        for change in queued {
+            match wire.conn.send(&change.cmd, now) {
+                Ok(id) => self.sent.push((id, change)),
                 Err(e) => {
-                    self.wire = None;
-                    self.cause = Some(e);
+                    let _ = change.done.send(Err(e));
                 }
             }
         }
+        let event = match std::task::ready!(wire.poll_event(cx)) {
+            Ok(event) => event,
+            Err(e) => {
+                for (_, change) in self.sent.drain(..) {
+                    let _ = change.done.send(Err(replicate(&e)));
+                }
+                self.wire = None;
+                self.cause = Some(e);
+                return Poll::Ready(());
+            }
+        };
+        match event {
+            Event::Message(m) => self.ready.push_back(Ok(PubSubEvent::Message(m))),
+            // The last confirmation of a change, or its error reply.
+            Event::Subscription { id: Some(id), done: true, .. } => self.settle(id, Ok(())),
+            Event::Reply { id, value, .. } => {
+                let answer = match value {
+                    Value::Error(e) => Err(Error::Server(e)),
+                    other => {
+                        Err(Error::Protocol(format!("a subscription command was answered by {other:?}")))
+                    }
+                };
+                self.settle(id, answer);
+            }
+            // The server dropped a subscription on its own (a shard slot moved): do not restore it.
+            Event::Subscription { id: None, kind, channel: Some(name), .. } if !kind.is_subscribe() => {
+                self.subs.set(kind).remove(&name);
+            }
+            _ => {}
+        }
+        Poll::Ready(())
+    }
+
+    /// Completes the change `id` answered, recording it when it succeeded.
+    fn settle(&mut self, id: RequestId, answer: Result<()>) {
+        let Some(at) = self.sent.iter().position(|(sent, _)| *sent == id) else { return };
+        let (_, change) = self.sent.swap_remove(at);
+        if answer.is_ok() {
+            self.subs.apply(change.kind, &change.cmd);
+        }
+        let _ = change.done.send(answer);
     }
 
     /// Drives a reconnect (started on demand) to completion: the new wire is in place, the subscriptions
@@ -274,6 +440,10 @@ impl<R: Rt> PubSub<R> {
     }
 }
 
+fn lost() -> Error {
+    Error::Closed("the pub/sub connection was lost before the server confirmed".into())
+}
+
 /// Waits out the backoff, connects, and sends every restoring command, waiting for its confirmations.
 async fn reconnect<R: Rt>(
     config: Config,
@@ -298,6 +468,18 @@ async fn reconnect<R: Rt>(
         }
     }
     Ok((wire, messages))
+}
+
+impl<R: Rt> Drop for PubSub<R> {
+    /// Fails the changes still queued by [`PubSubControl`] handles, and any later ones.
+    fn drop(&mut self) {
+        let queued = {
+            let mut control = lock(&self.control);
+            control.closed = true;
+            std::mem::take(&mut control.queued)
+        };
+        drop(queued);
+    }
 }
 
 impl<R: Rt> futures_core::Stream for PubSub<R> {

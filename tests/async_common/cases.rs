@@ -144,32 +144,42 @@ fn client_kill_under_load_fails_in_flight_requests_and_later_ones_succeed() {
     let server = Server::start();
     let client = client(&server.url());
     let mut raw = server.raw();
+    const TASKS: usize = 50;
+    const EACH: usize = 2000;
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(TASKS));
     let (ok, failed) = rt::block_on(async {
         client.ping::<String>().await.expect("first PING connects");
-        let tasks: Vec<_> = (0..50)
+        let tasks: Vec<_> = (0..TASKS)
             .map(|t| {
-                let c = client.clone();
+                let (c, failures, running) = (client.clone(), failures.clone(), running.clone());
                 rt::spawn(async move {
-                    let (mut ok, mut failed) = (0u32, Vec::new());
-                    for i in 0..400 {
+                    let (mut ok, mut failed) = (0usize, Vec::new());
+                    for i in 0..EACH {
                         let payload = format!("t{t}-{i}");
                         match c.exec::<String>(Cmd::new("ECHO").arg(&payload)).await {
                             Ok(got) => {
                                 assert_eq!(got, payload, "a request got someone else's reply");
                                 ok += 1;
                             }
-                            Err(e) => failed.push(e),
+                            Err(e) => {
+                                failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                failed.push(e);
+                            }
                         }
                     }
+                    running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                     (ok, failed)
                 })
             })
             .collect();
-        rt::sleep(Duration::from_millis(20)).await;
+        // Kill the shared connection until a kill lands while requests are in flight.
         let mut killed = 0;
-        for _ in 0..3 {
+        while failures.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && running.load(std::sync::atomic::Ordering::SeqCst) > 0
+        {
+            rt::sleep(Duration::from_millis(5)).await;
             killed += kill_normal_clients(&mut raw);
-            rt::sleep(Duration::from_millis(20)).await;
         }
         assert!(killed >= 1, "CLIENT KILL found no connection to kill");
         let (mut ok, mut failed) = (0, Vec::new());
@@ -190,7 +200,7 @@ fn client_kill_under_load_fails_in_flight_requests_and_later_ones_succeed() {
             "in-flight requests fail with a connection error, got {e:?}"
         );
     }
-    assert_eq!(ok as usize + failed.len(), 50 * 400);
+    assert_eq!(ok + failed.len(), TASKS * EACH);
 }
 
 #[test]
@@ -618,5 +628,68 @@ fn scan_streams_and_scripts() {
         let failing = redwire::cmd::Script::new("return redis.call('INCR', KEYS[1])");
         let _: () = client.set("text", "abc").await.unwrap();
         assert!(matches!(client.invoke::<i64>(&failing.call().key("text")).await, Err(Error::Server(_))));
+    });
+}
+
+#[test]
+fn pubsub_control_changes_subscriptions_from_another_task_while_one_reads() {
+    let server = Server::start();
+    for protocol in [2, 3] {
+        let client = client(&format!("{}?protocol={protocol}", server.url()));
+        rt::block_on(async {
+            let mut ps = client.pubsub().await.unwrap();
+            ps.subscribe("first").await.unwrap();
+            let control = ps.control();
+            let publisher = client.clone();
+            let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let finishing = finished.clone();
+            // The reader only reads; the other task subscribes, publishes, unsubscribes.
+            let other = rt::spawn(async move {
+                control.subscribe(["second", "third"]).await.unwrap();
+                control.psubscribe("p.*").await.unwrap();
+                for (ch, msg) in [("first", "1"), ("second", "2"), ("third", "3"), ("p.x", "4")] {
+                    let n: i64 = publisher.publish(ch, msg).await.unwrap();
+                    assert_eq!(n, 1, "{ch}");
+                }
+                control.unsubscribe(["first", "second"]).await.unwrap();
+                let n: i64 = publisher.publish("first", "unheard").await.unwrap();
+                assert_eq!(n, 0);
+                let n: i64 = publisher.publish("third", "5").await.unwrap();
+                assert_eq!(n, 1);
+                let err = control.subscribe(&[] as &[&str]).await.unwrap_err();
+                assert!(matches!(err, Error::Usage(_)), "SUBSCRIBE without a channel: {err:?}");
+                finishing.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            let mut got = Vec::new();
+            while got.len() < 5 {
+                match rt::timeout(Duration::from_secs(5), ps.next()).await.expect("a message within 5 s") {
+                    Ok(rt::PubSubEvent::Message(m)) => got.push(m.payload),
+                    other => panic!("expected a message, got {other:?}"),
+                }
+            }
+            let expected: Vec<Value> = ["1", "2", "3", "4", "5"].iter().map(|s| Value::BulkString((*s).into())).collect();
+            assert_eq!(got, expected);
+            // The other task's last change (refused) completes while the stream is read.
+            while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                assert!(rt::timeout(Duration::from_millis(20), ps.next()).await.is_none());
+            }
+            other.await;
+            // A handle whose PubSub is gone fails instead of waiting forever.
+            let control = ps.control();
+            drop(ps);
+            assert!(matches!(control.subscribe("late").await, Err(Error::Closed(_))));
+        });
+    }
+    // A change the server refuses (an ACL user may not read that channel) fails alone.
+    server.raw().cmd(&[b"ACL", b"SETUSER", b"limited", b"on", b"nopass", b"resetchannels", b"&allowed", b"+@all"]);
+    let limited = client(&format!("redis://limited@127.0.0.1:{}", server.port()));
+    rt::block_on(async {
+        let mut ps = limited.pubsub().await.unwrap();
+        let err = ps.subscribe("forbidden").await.unwrap_err();
+        assert!(matches!(&err, Error::Server(e) if e.starts_with(b"NOPERM")), "{err:?}");
+        ps.subscribe("allowed").await.unwrap();
+        let n: i64 = limited.publish("allowed", "ok").await.unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(next_message(&mut ps).await.payload, Value::BulkString("ok".into()));
     });
 }
