@@ -13,15 +13,22 @@ use crate::resp::Value;
 /// the script cached it answers `NOSCRIPT`; [`ScriptCall::fallback`] then gives the `EVAL` that sends the
 /// source (and caches it for next time). A runtime's `invoke` is:
 ///
-/// ```no_run
+/// ```
 /// # use redwire::{cmd::Script, resp::Value, Cmd};
-/// # fn send(cmd: Cmd) -> Value { unimplemented!() }
+/// # // Stands in for a runtime's round trip to a server that has not cached the script yet.
+/// # fn send(cmd: Cmd) -> Value {
+/// #     match cmd.name() {
+/// #         b"EVALSHA" => Value::Error("NOSCRIPT No matching script. Please use EVAL.".into()),
+/// #         _ => Value::Integer(5),
+/// #     }
+/// # }
 /// let script = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
 /// let call = script.call().key("counter").arg(5);
 /// let mut reply = send(call.evalsha());
 /// if let Some(eval) = call.fallback(&reply) {
 ///     reply = send(eval);
 /// }
+/// assert_eq!(reply, Value::Integer(5));
 /// ```
 ///
 /// ```
