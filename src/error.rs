@@ -90,14 +90,159 @@ impl Error {
     /// The server error code (`ERR`, `WRONGTYPE`, `NOSCRIPT`, `LOADING`, ...) when this is a server error.
     pub fn server_code(&self) -> Option<&str> {
         match self {
-            Error::Server(b) => {
-                let end = memchr::memchr(b' ', b).unwrap_or(b.len());
-                std::str::from_utf8(&b[..end]).ok()
-            }
+            Error::Server(b) => std::str::from_utf8(code_of(b)).ok(),
+            _ => None,
+        }
+    }
+
+    /// The kind of a server error, read from its code; `None` when this is not [`Error::Server`].
+    ///
+    /// ```
+    /// use redwire::error::ServerErrorKind;
+    /// use redwire::Error;
+    ///
+    /// let e = Error::Server("LOADING Redis is loading the dataset in memory".into());
+    /// assert_eq!(e.server_kind(), Some(ServerErrorKind::Loading));
+    /// assert!(e.server_kind().is_some_and(ServerErrorKind::is_transient)); // worth a retry, later
+    /// assert_eq!(Error::Watch.server_kind(), None);
+    /// ```
+    pub fn server_kind(&self) -> Option<ServerErrorKind> {
+        match self {
+            Error::Server(b) => Some(ServerErrorKind::from_code(code_of(b))),
             _ => None,
         }
     }
 }
 
+/// The first word of an error reply: its code.
+fn code_of(text: &[u8]) -> &[u8] {
+    &text[..memchr::memchr(b' ', text).unwrap_or(text.len())]
+}
+
+/// What an error reply means, from its code (the first word: `-WRONGTYPE Operation against a key ...`).
+///
+/// The codes a client can act on get a variant of their own; anything else (a module's or a script's own
+/// code) is [`Other`](ServerErrorKind::Other), and [`Error::server_code`] still gives its text. Codes are
+/// matched exactly, as servers send them (upper case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerErrorKind {
+    /// `ERR`: the generic error (wrong arguments, unknown command, a value out of range, ...).
+    Generic,
+    /// `WRONGTYPE`: the key holds another type of value.
+    WrongType,
+    /// `NOSCRIPT`: `EVALSHA` of a script the server does not have (send `EVAL`).
+    NoScript,
+    /// `LOADING`: the server is loading its dataset into memory and refuses commands until it is done.
+    /// Transient.
+    Loading,
+    /// `BUSY`: a script or function is running too long (`SCRIPT KILL`, `FUNCTION KILL`, or wait).
+    /// Transient.
+    Busy,
+    /// `BUSYKEY`: the target key exists (`RESTORE`, `COPY`, `MIGRATE` without `REPLACE`).
+    BusyKey,
+    /// `BUSYGROUP`: a stream consumer group of that name exists.
+    BusyGroup,
+    /// `NOGROUP`: no such stream key or consumer group.
+    NoGroup,
+    /// `READONLY`: a write sent to a read-only replica.
+    ReadOnly,
+    /// `MASTERDOWN`: a replica lost its master and `replica-serve-stale-data` is off. Transient.
+    MasterDown,
+    /// `NOREPLICAS`: not enough good replicas for `min-replicas-to-write`. Transient.
+    NoReplicas,
+    /// `OOM`: the command would use more memory than `maxmemory` allows.
+    OutOfMemory,
+    /// `NOAUTH`: authentication is required.
+    NoAuth,
+    /// `WRONGPASS`: wrong user name or password, or the user is disabled.
+    WrongPass,
+    /// `NOPERM`: the user's ACL does not allow the command or the key.
+    NoPerm,
+    /// `EXECABORT`: a transaction was discarded because a queued command was refused.
+    ExecAbort,
+    /// `MOVED`: (Redis Cluster) the key's slot is served by another node.
+    Moved,
+    /// `ASK`: (Redis Cluster) the key's slot is migrating; ask the named node once.
+    Ask,
+    /// `TRYAGAIN`: (Redis Cluster) a multi-key command during a slot migration. Transient.
+    TryAgain,
+    /// `CLUSTERDOWN`: (Redis Cluster) the cluster cannot serve the slot now. Transient.
+    ClusterDown,
+    /// `CROSSSLOT`: (Redis Cluster) the keys of one command hash to different slots.
+    CrossSlot,
+    /// Any other code.
+    Other,
+}
+
+impl ServerErrorKind {
+    /// The kind for an error code (`b"WRONGTYPE"`); [`Other`](ServerErrorKind::Other) for codes without a
+    /// variant.
+    pub fn from_code(code: &[u8]) -> ServerErrorKind {
+        use ServerErrorKind::*;
+        match code {
+            b"ERR" => Generic,
+            b"WRONGTYPE" => WrongType,
+            b"NOSCRIPT" => NoScript,
+            b"LOADING" => Loading,
+            b"BUSY" => Busy,
+            b"BUSYKEY" => BusyKey,
+            b"BUSYGROUP" => BusyGroup,
+            b"NOGROUP" => NoGroup,
+            b"READONLY" => ReadOnly,
+            b"MASTERDOWN" => MasterDown,
+            b"NOREPLICAS" => NoReplicas,
+            b"OOM" => OutOfMemory,
+            b"NOAUTH" => NoAuth,
+            b"WRONGPASS" => WrongPass,
+            b"NOPERM" => NoPerm,
+            b"EXECABORT" => ExecAbort,
+            b"MOVED" => Moved,
+            b"ASK" => Ask,
+            b"TRYAGAIN" => TryAgain,
+            b"CLUSTERDOWN" => ClusterDown,
+            b"CROSSSLOT" => CrossSlot,
+            _ => Other,
+        }
+    }
+
+    /// `true` for refusals that say "not now" rather than "never": the same command may succeed later on
+    /// the same connection (`LOADING`, `BUSY`, `MASTERDOWN`, `NOREPLICAS`, `TRYAGAIN`, `CLUSTERDOWN`).
+    /// redwire never retries by itself: whether a command may run twice is the caller's decision.
+    pub fn is_transient(self) -> bool {
+        use ServerErrorKind::*;
+        matches!(self, Loading | Busy | MasterDown | NoReplicas | TryAgain | ClusterDown)
+    }
+}
+
 /// `Result<T, redwire::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_kinds_come_from_the_code_alone() {
+        let kind = |text: &'static str| Error::Server(text.into()).server_kind();
+        assert_eq!(
+            kind("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            Some(ServerErrorKind::WrongType)
+        );
+        assert_eq!(kind("ERR unknown command 'FOO'"), Some(ServerErrorKind::Generic));
+        assert_eq!(kind("LOADING"), Some(ServerErrorKind::Loading));
+        assert_eq!(kind("MOVED 3999 127.0.0.1:6381"), Some(ServerErrorKind::Moved));
+        // The code is the first word only, matched exactly.
+        assert_eq!(kind("ERRORS are not ERR"), Some(ServerErrorKind::Other));
+        assert_eq!(kind("loading lower case"), Some(ServerErrorKind::Other));
+        assert_eq!(kind(""), Some(ServerErrorKind::Other));
+        assert_eq!(Error::Server("MYMODULE custom".into()).server_code(), Some("MYMODULE"));
+        assert_eq!(Error::Usage("x".into()).server_kind(), None);
+        let transient: Vec<_> = ["LOADING", "BUSY", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN"]
+            .iter()
+            .map(|c| ServerErrorKind::from_code(c.as_bytes()))
+            .collect();
+        assert!(transient.iter().all(|k| k.is_transient()), "{transient:?}");
+        assert!(!ServerErrorKind::WrongType.is_transient() && !ServerErrorKind::Other.is_transient());
+    }
+}
