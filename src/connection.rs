@@ -39,6 +39,7 @@ const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 ///   (what happened), [`poll_timeout`](Self::poll_timeout) (when to call `handle_timeout` next).
 /// - **Getters**: [`is_ready`](Self::is_ready), [`protocol`](Self::protocol),
 ///   [`in_flight`](Self::in_flight), [`is_subscribed`](Self::is_subscribed),
+///   [`subscriptions`](Self::subscriptions), [`resubscribe_commands`](Self::resubscribe_commands),
 ///   [`is_watching`](Self::is_watching), [`in_multi`](Self::in_multi), [`db`](Self::db),
 ///   [`is_poisoned`](Self::is_poisoned), [`is_fatal`](Self::is_fatal), and [`is_reusable`](Self::is_reusable)
 ///   for pools.
@@ -218,6 +219,23 @@ impl<P: ReplyParser<Output = Value, Error = DecodeError>> Connection<P> {
             .map(tag(SubscriptionKind::Subscribe))
             .chain(subs.patterns.iter().map(tag(SubscriptionKind::PSubscribe)))
             .chain(subs.shard_channels.iter().map(tag(SubscriptionKind::SSubscribe)))
+    }
+
+    /// The commands that give a new connection every subscription this one has confirmed: a `SUBSCRIBE`,
+    /// `PSUBSCRIBE` and `SSUBSCRIBE` with every name of its kind (names sorted; kinds with none left
+    /// out). They stay available after the connection failed: a runtime that reconnects takes them from
+    /// the dead connection and sends them on the new one.
+    pub fn resubscribe_commands(&self) -> Vec<Cmd> {
+        let subs = &self.state.subs;
+        [("SUBSCRIBE", &subs.channels), ("PSUBSCRIBE", &subs.patterns), ("SSUBSCRIBE", &subs.shard_channels)]
+            .into_iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(name, names)| {
+                let mut names: Vec<&Bytes> = names.iter().collect();
+                names.sort_unstable();
+                Cmd::new(name).arg(names)
+            })
+            .collect()
     }
 
     /// `true` after `WATCH` until `UNWATCH`, `EXEC`, `DISCARD`, a transaction or `RESET` is sent.

@@ -68,12 +68,29 @@ pub enum Error {
     /// A connection pool had no free connection within its checkout timeout.
     #[error("connection pool exhausted: {0}")]
     PoolExhausted(String),
+    /// A pub/sub reader's buffer was full and messages were dropped (the overflow policy
+    /// [`Overflow::Error`](crate::inbox::Overflow::Error), the default). Not fatal: the connection and its
+    /// subscriptions are kept, and reading goes on with the messages that arrived after the loss.
+    #[error(
+        "pub/sub buffer overflow: {dropped} message(s) dropped because the buffer (at most {max_messages} \
+         messages, {max_bytes} bytes) was full; consume faster, raise the limits \
+         (PubSubBuffer::with_max_messages, with_max_bytes), or choose Overflow::DropOldest or \
+         Overflow::DropNewest to drop with a count (PubSubEvent::Lagged) instead of this error"
+    )]
+    PubSubOverflow {
+        /// How many messages were dropped at this point of the stream.
+        dropped: u64,
+        /// The buffer's message limit when the error was handed out.
+        max_messages: usize,
+        /// The buffer's byte limit when the error was handed out.
+        max_bytes: usize,
+    },
 }
 
 impl Error {
     /// `true` when the connection this error came from must be discarded: decode, protocol, poisoned,
-    /// closed, timeout and I/O errors. Usage, configuration, conversion, server, watch and EXECABORT errors
-    /// leave the connection usable.
+    /// closed, timeout and I/O errors. Usage, configuration, conversion, server, watch, EXECABORT and pub/sub
+    /// overflow errors leave the connection usable.
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,

@@ -1,5 +1,5 @@
 //! What a [`Connection`](crate::Connection) reports: [`Event`], [`RequestId`], pub/sub [`Message`]s and
-//! the kinds of subscription confirmations.
+//! the kinds of subscription confirmations; and [`PubSubEvent`], what every runtime's `PubSub` hands out.
 //!
 //! Plain data only; the decisions that produce these live in `src/connection.rs` and `src/state.rs`.
 
@@ -110,6 +110,33 @@ impl Event {
             Event::Ready | Event::Message(_) | Event::Push(_) => None,
         }
     }
+}
+
+/// What a runtime's `PubSub` reader hands out (`redwire::blocking::PubSub`, `redwire::smol::PubSub`,
+/// `redwire::async_std::PubSub`): the same on every runtime.
+///
+/// Messages come in the order the server sent them. The other variants say where that order has a gap:
+/// a reconnect ([`Reconnected`](Self::Reconnected)) or messages the buffer's overflow policy dropped
+/// ([`Lagged`](Self::Lagged), see [`PubSubBuffer`](crate::inbox::PubSubBuffer)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PubSubEvent {
+    /// A message on a subscribed channel, pattern or shard channel.
+    Message(Message),
+    /// The connection broke (`cause`) and a new one now has every subscription back: messages published
+    /// while no connection was subscribed were missed. Messages after this event arrived on the new
+    /// connection.
+    Reconnected {
+        /// Why the previous connection ended.
+        cause: Error,
+    },
+    /// The buffer was full and `dropped` messages were discarded here, as the overflow policy
+    /// ([`Overflow::DropOldest`](crate::inbox::Overflow::DropOldest) or
+    /// [`Overflow::DropNewest`](crate::inbox::Overflow::DropNewest)) says.
+    Lagged {
+        /// How many messages are missing at this point of the stream.
+        dropped: u64,
+    },
 }
 
 /// A pub/sub message.

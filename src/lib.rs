@@ -83,11 +83,15 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod event;
+pub mod inbox;
 pub mod pipeline;
 pub mod resp;
 
 mod classify;
 mod handshake;
+// Used by the runtimes whose `PubSub` reconnects.
+#[cfg(any(feature = "blocking", feature = "smol", feature = "async-std", test))]
+mod outage;
 mod pubsub;
 mod request;
 mod state;

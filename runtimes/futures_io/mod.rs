@@ -25,6 +25,7 @@ mod scan;
 mod transaction;
 mod wire;
 
+pub use crate::inbox::{BufferStats, Overflow, PubSubBuffer};
 pub use client::{Client, Reply};
 pub use pipeline::Pipeline;
 pub use pubsub::{PubSub, PubSubControl, PubSubEvent};
@@ -36,7 +37,7 @@ use crate::Error;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::future::Future;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A byte stream to a server: what [`Rt::connect`] returns.
 pub trait AsyncIo: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -58,31 +59,8 @@ pub trait Rt: Send + Sync + 'static {
     fn connect(addr: Address) -> impl Future<Output = io::Result<Box<dyn AsyncIo>>> + Send;
 }
 
-/// How long to wait before reconnecting after `failures` failed attempts in a row: nothing for the
-/// first, then 50 ms doubling up to 2 s.
-pub(crate) fn backoff(failures: u32) -> Duration {
-    match failures {
-        0 => Duration::ZERO,
-        n => Duration::from_millis(50u64 << (n - 1).min(6)).min(Duration::from_secs(2)),
-    }
-}
-
-/// A copy of a fatal error, for every request that shares its fate. (`Error` holds an `io::Error`, which
-/// is not `Clone`.)
-pub(crate) fn replicate(e: &Error) -> Error {
-    match e {
-        Error::Io(io) => Error::Io(io::Error::new(io.kind(), io.to_string())),
-        Error::Poisoned(m) => Error::Poisoned(m.clone()),
-        Error::Closed(m) => Error::Closed(m.clone()),
-        Error::Protocol(m) => Error::Protocol(m.clone()),
-        Error::Decode(d) => Error::Decode(d.clone()),
-        Error::Timeout(m) => Error::Timeout(m.clone()),
-        Error::Handshake { step, message } => Error::Handshake { step, message: message.clone() },
-        Error::Usage(m) => Error::Usage(m.clone()),
-        Error::Config(m) => Error::Config(m.clone()),
-        other => Error::Closed(other.to_string()),
-    }
-}
+// Reconnect timing and error copies are the core's, shared with the blocking runtime.
+pub(crate) use crate::outage::{backoff, replicate};
 
 /// The usage error for a command that must not run on a shared or pooled connection, from the command
 /// table's `excluded` reason. Runs on every request, so a command whose name starts no excluded entry
@@ -114,27 +92,6 @@ pub(crate) fn refuse_excluded(cmd: &crate::Cmd) -> crate::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(0), Duration::ZERO);
-        assert_eq!(backoff(1), Duration::from_millis(50));
-        assert_eq!(backoff(2), Duration::from_millis(100));
-        assert_eq!(backoff(6), Duration::from_millis(1600));
-        assert_eq!(backoff(7), Duration::from_secs(2));
-        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
-    }
-
-    #[test]
-    fn replicated_errors_keep_kind_and_message() {
-        let e = Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer"));
-        let copy = replicate(&e);
-        assert!(matches!(&copy, Error::Io(io) if io.kind() == io::ErrorKind::ConnectionReset));
-        assert_eq!(copy.to_string(), e.to_string());
-        let e = Error::Closed("the server closed the connection".into());
-        assert_eq!(replicate(&e).to_string(), e.to_string());
-        assert!(replicate(&Error::Watch).is_fatal());
-    }
 
     #[test]
     fn excluded_commands_are_refused_with_the_table_reason() {
