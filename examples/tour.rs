@@ -9,7 +9,7 @@
 //! threads, and the same reply in RESP2 and RESP3. `redwire::blocking::Client` drives the sans-IO core
 //! over std sockets with a connection pool; this file only owns the throwaway server.
 
-use redwire::blocking::Client;
+use redwire::blocking::{Client, PubSubEvent};
 use redwire::cmd::{self, Commands, PipelineCommands};
 use redwire::resp::Value;
 use redwire::{Cmd, Error, FromValue};
@@ -138,12 +138,13 @@ fn tour() -> Result<()> {
     });
     for _ in 0..2 {
         match sub.get_message(Duration::from_secs(5))? {
-            Some(m) => println!(
+            Some(PubSubEvent::Message(m)) => println!(
                 "   {:<25} {:<32} {:?}",
                 String::from_utf8_lossy(&m.channel),
                 m.pattern.map(|p| format!("(via {})", String::from_utf8_lossy(&p))).unwrap_or_default(),
                 String::from_utf8_lossy(&Vec::<u8>::from_value(m.payload)?)
             ),
+            Some(other) => println!("   {other:?}"), // a reconnect or lag notice
             None => println!("   no message within 5 s"),
         }
     }

@@ -7,7 +7,7 @@ mod blocking_common;
 mod support;
 
 use blocking_common::calls;
-use redwire::blocking::{Client, DefaultConnector, Pool, Stream};
+use redwire::blocking::{Client, DefaultConnector, Message, Pool, PubSubEvent, Stream};
 use redwire::cmd::{self, Commands, PipelineCommands, Script};
 use redwire::resp::Value;
 use redwire::{Cmd, Config, Error, Result};
@@ -269,6 +269,14 @@ fn scripts_fall_back_to_eval_on_noscript() {
     assert!(matches!(client.invoke::<()>(&broken.call()), Err(Error::Server(_))));
 }
 
+/// The message an event holds; panics on a notice (nothing here reconnects or overflows).
+fn message(event: PubSubEvent) -> Message {
+    match event {
+        PubSubEvent::Message(m) => m,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
 #[test]
 fn pubsub_between_threads() {
     let server = Server::start();
@@ -277,7 +285,7 @@ fn pubsub_between_threads() {
         let mut sub = client.pubsub().unwrap();
         sub.subscribe(["jobs", "control"]).unwrap();
         assert!(sub.is_subscribed());
-        assert_eq!(sub.get_message(Duration::ZERO).unwrap(), None);
+        assert!(sub.get_message(Duration::ZERO).unwrap().is_none());
         let publisher = client.clone();
         let thread = std::thread::spawn(move || {
             for i in 0..100 {
@@ -287,8 +295,8 @@ fn pubsub_between_threads() {
         let got: Vec<i64> = sub
             .messages()
             .take(100)
-            .map(|m| {
-                let m = m.unwrap();
+            .map(|event| {
+                let m = message(event.unwrap());
                 assert_eq!(&m.channel[..], b"jobs");
                 redwire::FromValue::from_value(m.payload).unwrap()
             })
@@ -297,8 +305,8 @@ fn pubsub_between_threads() {
         thread.join().unwrap();
         assert_eq!(sub.publish("control", "stop").unwrap(), 1); // publish from the PubSub too
         assert_eq!(
-            &sub.get_message(Duration::from_secs(5)).unwrap().unwrap().payload,
-            &Value::BulkString("stop".into())
+            message(sub.get_message(Duration::from_secs(5)).unwrap().unwrap()).payload,
+            Value::BulkString("stop".into())
         );
         sub.unsubscribe([""; 0]).unwrap(); // an empty list: from every channel
         assert!(!sub.is_subscribed());

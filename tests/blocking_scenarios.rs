@@ -4,12 +4,12 @@
 mod scenarios;
 mod support;
 
-use redwire::blocking::{Client, PubSub};
+use redwire::blocking::{Client, PubSub, PubSubEvent};
 use redwire::cmd::PipelineCommands;
 use redwire::resp::Value;
 use redwire::{Cmd, Error, FromValue, Result};
 use scenarios::{Received, TxBody};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 struct Blocking;
 
@@ -100,9 +100,19 @@ impl scenarios::Runtime for Blocking {
     }
 
     fn next_message(p: &mut PubSub, timeout: Duration) -> Result<Option<Received>> {
-        let Some(m) = p.get_message(timeout)? else { return Ok(None) };
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        Ok(Some((text(&m.channel), m.pattern.as_deref().map(text), Vec::<u8>::from_value(m.payload)?)))
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match p.get_message(left)? {
+                None => return Ok(None),
+                Some(PubSubEvent::Message(m)) => {
+                    let payload = Vec::<u8>::from_value(m.payload)?;
+                    return Ok(Some((text(&m.channel), m.pattern.as_deref().map(text), payload)));
+                }
+                Some(_) => continue, // a reconnect or lag notice: keep waiting for messages
+            }
+        }
     }
 }
 

@@ -168,6 +168,51 @@ impl Conn {
         }
     }
 
+    /// Takes what the socket holds right now, without waiting (a pub/sub reader keeping the server's
+    /// output buffer small): `between` runs before each read (it drains the events of the previous one, so
+    /// at most one read's bytes wait undecoded) and says whether to read on; reading also stops at a short
+    /// read (the socket is empty), end-of-file or `WouldBlock`, leaving the last read's events to the
+    /// caller. `Ok(false)`: the stream has no non-blocking mode and
+    /// nothing was read. Every error is fatal for this connection.
+    pub(crate) fn read_ready(
+        &mut self,
+        mut between: impl FnMut(&mut Connection) -> Result<bool>,
+    ) -> Result<bool> {
+        match self.stream.set_nonblocking(true) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Unsupported => return Ok(false),
+            Err(e) => {
+                self.broken = true;
+                return Err(e.into());
+            }
+        }
+        let mut result = Ok(true);
+        while matches!(result, Ok(true)) {
+            result = between(&mut self.conn);
+            if !matches!(result, Ok(true)) {
+                break;
+            }
+            let asked = self.read_size;
+            result = match self.read() {
+                Ok(0) => {
+                    self.conn.handle_eof();
+                    Ok(false)
+                }
+                Ok(n) => Ok(n == asked),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => Ok(true),
+                Err(e) => Err(e.into()),
+            };
+        }
+        if let Err(e) = self.stream.set_nonblocking(false) {
+            result = result.and(Err(e.into()));
+        }
+        if result.is_err() {
+            self.broken = true;
+        }
+        result.map(|_| true)
+    }
+
     /// Sets the socket's read timeout to about `wait`. A timeout already set that is at most a little
     /// longer is kept (a wait may end up to 1/64 late, at least 1 ms): one `setsockopt` per request would
     /// otherwise be spent on a value that barely changed.

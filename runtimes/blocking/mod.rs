@@ -7,7 +7,9 @@
 //!   replaced before a command is written, and only clean connections reused. Several clients may share
 //!   one pool.
 //! - [`Pipeline`] batches commands (atomic by default), [`Transaction`] is the `WATCH` flow and
-//!   [`Client::transaction`] its retry loop, [`PubSub`] a dedicated pub/sub connection.
+//!   [`Client::transaction`] its retry loop, [`PubSub`] a dedicated pub/sub connection that reconnects
+//!   and resubscribes on its own, with a bounded buffer ([`PubSubBuffer`]) for a consumer that falls
+//!   behind.
 //! - TCP (`TCP_NODELAY` on) and unix sockets; any other transport (TLS, a proxy) through [`Connector`]
 //!   and [`Stream`].
 //!
@@ -45,7 +47,8 @@ mod pubsub;
 mod stream;
 mod transaction;
 
-pub use crate::event::Message;
+pub use crate::event::{Message, PubSubEvent};
+pub use crate::inbox::{BufferStats, Overflow, PubSubBuffer};
 pub use client::{Client, ScanIter};
 pub use pipeline::{Pipeline, Queue};
 pub use pool::{

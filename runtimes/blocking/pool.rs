@@ -247,6 +247,13 @@ impl Pool {
         Conn::open(&self.inner.config, &*self.inner.connector)
     }
 
+    /// [`open`](Self::open) within `within` too (a pub/sub read reconnecting inside its caller's timeout).
+    pub(crate) fn open_within(&self, within: Duration) -> Result<Conn> {
+        let config = &self.inner.config;
+        let budget = config.connect_timeout().map_or(within, |t| t.min(within));
+        Conn::open(&config.clone().with_connect_timeout(budget), &*self.inner.connector)
+    }
+
     fn healthy(&self, conn: &mut Conn) -> bool {
         if !conn.probe() {
             return false;

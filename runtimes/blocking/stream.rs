@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 /// [`set_nonblocking`](Stream::set_nonblocking) is optional: the pool uses it for a quick liveness probe
 /// when it hands out an idle connection (a non-blocking read that sees end-of-file means the server
 /// closed the connection, so it is replaced before a command is written). Without it the probe is
-/// skipped and only the idle health check (`PING`) finds dead connections.
+/// skipped and only the idle health check (`PING`) finds dead connections. A [`PubSub`](super::PubSub)
+/// uses it too, to take what the socket holds while its consumer is behind; without it, a slow consumer
+/// leaves more in the server's output buffer.
 ///
 /// ```
 /// use redwire::blocking::Stream;
@@ -72,8 +74,8 @@ pub trait Stream: Read + Write + Send {
     /// When the transport cannot set the timeout; the connection is then not used.
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
 
-    /// Switches non-blocking mode on or off, for the pool's liveness probe. The default returns
-    /// `ErrorKind::Unsupported`, which skips the probe.
+    /// Switches non-blocking mode on or off, for the pool's liveness probe and a pub/sub read that takes
+    /// what is there. The default returns `ErrorKind::Unsupported`, which skips both.
     ///
     /// # Errors
     /// `ErrorKind::Unsupported` when the transport has no non-blocking mode; other errors discard the
