@@ -68,4 +68,6 @@ pub type Transaction = futures_io::Transaction<AsyncStd>;
 pub type PubSub = futures_io::PubSub<AsyncStd>;
 /// A SCAN-family stream on a [`Client`].
 pub type Scan<'a, T> = futures_io::Scan<'a, AsyncStd, T>;
-pub use futures_io::{Committed, PubSubControl, PubSubEvent, DEFAULT_MAX_ATTEMPTS};
+pub use futures_io::{
+    BufferStats, Committed, Overflow, PubSubBuffer, PubSubControl, PubSubEvent, DEFAULT_MAX_ATTEMPTS,
+};

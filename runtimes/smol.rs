@@ -67,4 +67,6 @@ pub type Transaction = futures_io::Transaction<Smol>;
 pub type PubSub = futures_io::PubSub<Smol>;
 /// A SCAN-family stream on a [`Client`].
 pub type Scan<'a, T> = futures_io::Scan<'a, Smol, T>;
-pub use futures_io::{Committed, PubSubControl, PubSubEvent, DEFAULT_MAX_ATTEMPTS};
+pub use futures_io::{
+    BufferStats, Committed, Overflow, PubSubBuffer, PubSubControl, PubSubEvent, DEFAULT_MAX_ATTEMPTS,
+};

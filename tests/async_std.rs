@@ -2,6 +2,7 @@
 
 #[path = "support/proxy.rs"]
 mod proxy;
+mod pubsub_common;
 mod support;
 
 /// What the shared cases need from the runtime under test.

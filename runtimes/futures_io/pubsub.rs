@@ -2,20 +2,21 @@
 //! between reads (`&mut self`) or, while another task reads, through a [`PubSubControl`] handle; either
 //! way messages that arrive meanwhile are kept, in order. When the connection breaks, the stream
 //! reconnects with backoff, subscribes again to every channel, pattern and shard channel, and yields
-//! [`PubSubEvent::Reconnected`]: messages published in the gap were missed. No background task: the
-//! connection moves only while the stream (or a `&mut self` method) is polled.
+//! [`PubSubEvent::Reconnected`]: messages published in the gap were missed. What is read waits in the
+//! core's [`Inbox`], bounded as the user chose. No background task: the connection moves only while the
+//! stream (or a `&mut self` method) is polled.
 //!
-//! Subscription state is decided by the core (`Connection` tracks confirmations); this file keeps only
-//! the list of names to restore after a reconnect.
+//! What is subscribed, what to restore, how long to back off and what to drop are the core's answers
+//! (`Connection`, `Outage`, `Inbox`), the same as the blocking runtime's; this file moves bytes and wakes
+//! tasks.
 
 use super::pool::Pool;
 use super::wire::{race, Wire};
-use super::{backoff, oneshot, replicate, Rt};
-use crate::event::{Message, SubscriptionKind};
+use super::{oneshot, replicate, Rt};
+use crate::inbox::{BufferStats, Inbox, PubSubBuffer, READ_BUDGET};
+use crate::outage::Outage;
 use crate::resp::Value;
 use crate::{Cmd, Config, Error, Event, RequestId, Result, ToArgs};
-use bytes::Bytes;
-use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -23,65 +24,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-/// What a pub/sub stream yields (`redwire::smol::PubSub`, `redwire::async_std::PubSub`).
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum PubSubEvent {
-    /// A message on a subscribed channel, pattern or shard channel.
-    Message(Message),
-    /// The connection broke (`cause`) and a new one now has every subscription back. Messages published
-    /// while no connection was subscribed were missed.
-    Reconnected {
-        /// Why the previous connection ended.
-        cause: Error,
-    },
-}
-
-/// The names to subscribe again after a reconnect.
-#[derive(Default, Clone)]
-struct Subs {
-    channels: BTreeSet<Bytes>,
-    patterns: BTreeSet<Bytes>,
-    shard_channels: BTreeSet<Bytes>,
-}
-
-impl Subs {
-    fn set(&mut self, kind: SubscriptionKind) -> &mut BTreeSet<Bytes> {
-        match kind {
-            SubscriptionKind::Subscribe | SubscriptionKind::Unsubscribe => &mut self.channels,
-            SubscriptionKind::PSubscribe | SubscriptionKind::PUnsubscribe => &mut self.patterns,
-            _ => &mut self.shard_channels,
-        }
-    }
-
-    /// Records a confirmed (un)subscription command.
-    fn apply(&mut self, kind: SubscriptionKind, cmd: &Cmd) {
-        let names = self.set(kind);
-        let mut args = cmd.args().skip(1).peekable();
-        if kind.is_subscribe() {
-            names.extend(args.map(Bytes::copy_from_slice));
-        } else if args.peek().is_none() {
-            names.clear();
-        } else {
-            args.for_each(|a| {
-                names.remove(a);
-            });
-        }
-    }
-
-    /// The commands that restore every subscription.
-    fn commands(&self) -> Vec<Cmd> {
-        [("SUBSCRIBE", &self.channels), ("PSUBSCRIBE", &self.patterns), ("SSUBSCRIBE", &self.shard_channels)]
-            .into_iter()
-            .filter(|(_, names)| !names.is_empty())
-            .map(|(name, names)| Cmd::new(name).arg(names.iter().collect::<Vec<_>>()))
-            .collect()
-    }
-}
+pub use crate::event::PubSubEvent;
 
 /// An (un)subscription asked for and not confirmed yet.
 struct Change {
-    kind: SubscriptionKind,
     cmd: Cmd,
     done: oneshot::Sender<Result<()>>,
 }
@@ -117,14 +63,14 @@ impl fmt::Debug for PubSubControl {
 }
 
 impl PubSubControl {
-    fn change(&self, kind: SubscriptionKind, cmd: Cmd) -> oneshot::Receiver<Result<()>> {
+    fn change(&self, cmd: Cmd) -> oneshot::Receiver<Result<()>> {
         let (done, rx) = oneshot::channel();
         let waker = {
             let mut control = lock(&self.control);
             if control.closed {
                 return rx; // `done` is dropped here: the change fails as closed
             }
-            control.queued.push(Change { kind, cmd, done });
+            control.queued.push(Change { cmd, done });
             control.waker.take()
         };
         if let Some(w) = waker {
@@ -133,8 +79,8 @@ impl PubSubControl {
         rx
     }
 
-    async fn run(&self, kind: SubscriptionKind, cmd: Cmd) -> Result<()> {
-        self.change(kind, cmd).await.unwrap_or_else(|oneshot::Canceled| {
+    async fn run(&self, cmd: Cmd) -> Result<()> {
+        self.change(cmd).await.unwrap_or_else(|oneshot::Canceled| {
             Err(Error::Closed("the PubSub was dropped before the server confirmed".into()))
         })
     }
@@ -144,7 +90,7 @@ impl PubSubControl {
     /// # Errors
     /// As [`PubSub::subscribe`], or [`Error::Closed`] when the `PubSub` is dropped first.
     pub async fn subscribe(&self, channels: impl ToArgs) -> Result<()> {
-        self.run(SubscriptionKind::Subscribe, Cmd::new("SUBSCRIBE").arg(channels)).await
+        self.run(Cmd::new("SUBSCRIBE").arg(channels)).await
     }
 
     /// Subscribes to patterns; see [`PubSub::psubscribe`].
@@ -152,7 +98,7 @@ impl PubSubControl {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn psubscribe(&self, patterns: impl ToArgs) -> Result<()> {
-        self.run(SubscriptionKind::PSubscribe, Cmd::new("PSUBSCRIBE").arg(patterns)).await
+        self.run(Cmd::new("PSUBSCRIBE").arg(patterns)).await
     }
 
     /// Subscribes to shard channels; see [`PubSub::ssubscribe`].
@@ -160,7 +106,7 @@ impl PubSubControl {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn ssubscribe(&self, shard_channels: impl ToArgs) -> Result<()> {
-        self.run(SubscriptionKind::SSubscribe, Cmd::new("SSUBSCRIBE").arg(shard_channels)).await
+        self.run(Cmd::new("SSUBSCRIBE").arg(shard_channels)).await
     }
 
     /// Unsubscribes from channels (all when given none); see [`PubSub::unsubscribe`].
@@ -168,7 +114,7 @@ impl PubSubControl {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn unsubscribe(&self, channels: impl ToArgs) -> Result<()> {
-        self.run(SubscriptionKind::Unsubscribe, Cmd::new("UNSUBSCRIBE").arg(channels)).await
+        self.run(Cmd::new("UNSUBSCRIBE").arg(channels)).await
     }
 
     /// Unsubscribes from patterns (all when given none); see [`PubSub::punsubscribe`].
@@ -176,7 +122,7 @@ impl PubSubControl {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn punsubscribe(&self, patterns: impl ToArgs) -> Result<()> {
-        self.run(SubscriptionKind::PUnsubscribe, Cmd::new("PUNSUBSCRIBE").arg(patterns)).await
+        self.run(Cmd::new("PUNSUBSCRIBE").arg(patterns)).await
     }
 
     /// Unsubscribes from shard channels (all when given none); see [`PubSub::sunsubscribe`].
@@ -184,11 +130,11 @@ impl PubSubControl {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn sunsubscribe(&self, shard_channels: impl ToArgs) -> Result<()> {
-        self.run(SubscriptionKind::SUnsubscribe, Cmd::new("SUNSUBSCRIBE").arg(shard_channels)).await
+        self.run(Cmd::new("SUNSUBSCRIBE").arg(shard_channels)).await
     }
 }
 
-type Reconnect<R> = Pin<Box<dyn Future<Output = Result<(Wire<R>, Vec<Message>)>> + Send>>;
+type Connect<R> = Pin<Box<dyn Future<Output = Result<Wire<R>>> + Send>>;
 
 /// A dedicated pub/sub connection, from [`Client::pubsub`](super::Client::pubsub).
 ///
@@ -196,15 +142,54 @@ type Reconnect<R> = Pin<Box<dyn Future<Output = Result<(Wire<R>, Vec<Message>)>>
 /// the next read reconnects). Subscribe and unsubscribe between reads, with `&mut self`, or from another
 /// task while this one reads, through [`control`](Self::control); messages that arrive while a change
 /// waits for its confirmation are kept for the stream.
+///
+/// # Reconnects
+/// When the connection breaks, the next poll reconnects (within the connect timeout, at once the first
+/// time, then after a backoff of 50 ms doubling to 2 s), subscribes again to every channel, pattern and
+/// shard channel the server had confirmed, and only then yields [`PubSubEvent::Reconnected`]: every
+/// message published after that event arrives, once. A failed attempt is yielded as an error; the next
+/// read tries again.
+///
+/// # A slow consumer
+/// Each read first takes what the socket holds (without waiting, at most every millisecond while events
+/// are buffered), so the server's output buffer stays small; what is not consumed waits in a buffer
+/// bounded by a [`PubSubBuffer`] (default: 100 000 messages, 32 MiB,
+/// [`Overflow::Error`](crate::inbox::Overflow::Error)), whose overflow policy decides what happens when it is
+/// full: [`Error::PubSubOverflow`] once per overflow, or dropping the oldest or newest messages, reported
+/// as [`PubSubEvent::Lagged`]. Set it with [`set_buffer`](Self::set_buffer);
+/// [`buffer_stats`](Self::buffer_stats) shows the bound holding.
+///
+/// ```no_run
+/// use redwire::smol::{Client, Overflow, PubSubBuffer, PubSubEvent};
+///
+/// # fn main() -> redwire::Result<()> {
+/// smol::block_on(async {
+///     let client = Client::open("redis://127.0.0.1:6379")?;
+///     let mut sub = client.pubsub().await?;
+///     sub.set_buffer(PubSubBuffer::default().with_max_bytes(8 << 20).with_overflow(Overflow::DropNewest))?;
+///     sub.subscribe("news").await?;
+///     loop {
+///         match sub.next().await? {
+///             PubSubEvent::Message(m) => println!("{:?}", m.payload),
+///             PubSubEvent::Lagged { dropped } => println!("{dropped} messages dropped: too slow"),
+///             PubSubEvent::Reconnected { cause } => println!("reconnected after {cause}"),
+///             _ => {}
+///         }
+///     }
+/// })
+/// # }
+/// ```
 pub struct PubSub<R: Rt> {
     config: Config,
     wire: Option<Wire<R>>,
-    subs: Subs,
-    ready: VecDeque<Result<PubSubEvent>>,
-    reconnect: Option<Reconnect<R>>,
-    failures: u32,
-    /// Why the last connection ended, for the `Reconnected` event.
-    cause: Option<Error>,
+    /// Set from the moment the connection breaks until a new one has every subscription back.
+    outage: Option<Outage>,
+    /// The restoring commands sent on the new wire and not confirmed yet.
+    restoring: Vec<RequestId>,
+    connecting: Option<Connect<R>>,
+    inbox: Inbox,
+    /// A failed reconnect attempt, for the stream to yield (after what is buffered).
+    failed: Option<Error>,
     control: Shared,
     /// Changes sent on the current connection, waiting for their confirmation.
     sent: Vec<(RequestId, Change)>,
@@ -214,9 +199,9 @@ impl<R: Rt> fmt::Debug for PubSub<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PubSub")
             .field("connected", &self.wire.is_some())
-            .field("channels", &self.subs.channels.len())
-            .field("patterns", &self.subs.patterns.len())
-            .field("shard_channels", &self.subs.shard_channels.len())
+            .field("restoring", &self.outage.is_some())
+            .field("subscribed", &self.is_subscribed())
+            .field("buffer", &self.inbox.stats())
             .finish_non_exhaustive()
     }
 }
@@ -227,11 +212,11 @@ impl<R: Rt> PubSub<R> {
         Ok(PubSub {
             config,
             wire: Some(wire),
-            subs: Subs::default(),
-            ready: VecDeque::new(),
-            reconnect: None,
-            failures: 0,
-            cause: None,
+            outage: None,
+            restoring: Vec::new(),
+            connecting: None,
+            inbox: Inbox::default(),
+            failed: None,
             control: Shared::default(),
             sent: Vec::new(),
         })
@@ -243,7 +228,7 @@ impl<R: Rt> PubSub<R> {
     /// The server's error reply, or the connection's error (the next read reconnects; the channels of a
     /// failed call are not restored).
     pub async fn subscribe(&mut self, channels: impl ToArgs) -> Result<()> {
-        self.command(SubscriptionKind::Subscribe, Cmd::new("SUBSCRIBE").arg(channels)).await
+        self.command(Cmd::new("SUBSCRIBE").arg(channels)).await
     }
 
     /// Subscribes to one or more glob-style patterns.
@@ -251,7 +236,7 @@ impl<R: Rt> PubSub<R> {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn psubscribe(&mut self, patterns: impl ToArgs) -> Result<()> {
-        self.command(SubscriptionKind::PSubscribe, Cmd::new("PSUBSCRIBE").arg(patterns)).await
+        self.command(Cmd::new("PSUBSCRIBE").arg(patterns)).await
     }
 
     /// Subscribes to one or more shard channels (Redis 7+).
@@ -259,7 +244,7 @@ impl<R: Rt> PubSub<R> {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn ssubscribe(&mut self, shard_channels: impl ToArgs) -> Result<()> {
-        self.command(SubscriptionKind::SSubscribe, Cmd::new("SSUBSCRIBE").arg(shard_channels)).await
+        self.command(Cmd::new("SSUBSCRIBE").arg(shard_channels)).await
     }
 
     /// Unsubscribes from channels; from every channel when given none (`&[] as &[&str]`).
@@ -267,7 +252,7 @@ impl<R: Rt> PubSub<R> {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn unsubscribe(&mut self, channels: impl ToArgs) -> Result<()> {
-        self.command(SubscriptionKind::Unsubscribe, Cmd::new("UNSUBSCRIBE").arg(channels)).await
+        self.command(Cmd::new("UNSUBSCRIBE").arg(channels)).await
     }
 
     /// Unsubscribes from patterns; from every pattern when given none.
@@ -275,7 +260,7 @@ impl<R: Rt> PubSub<R> {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn punsubscribe(&mut self, patterns: impl ToArgs) -> Result<()> {
-        self.command(SubscriptionKind::PUnsubscribe, Cmd::new("PUNSUBSCRIBE").arg(patterns)).await
+        self.command(Cmd::new("PUNSUBSCRIBE").arg(patterns)).await
     }
 
     /// Unsubscribes from shard channels; from every shard channel when given none.
@@ -283,18 +268,21 @@ impl<R: Rt> PubSub<R> {
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
     pub async fn sunsubscribe(&mut self, shard_channels: impl ToArgs) -> Result<()> {
-        self.command(SubscriptionKind::SUnsubscribe, Cmd::new("SUNSUBSCRIBE").arg(shard_channels)).await
+        self.command(Cmd::new("SUNSUBSCRIBE").arg(shard_channels)).await
     }
 
-    /// The next message or reconnect notice. Never "ends": after an error, the next call reconnects.
+    /// The next event: a message, or a notice that messages are missing here
+    /// ([`PubSubEvent::Reconnected`], [`PubSubEvent::Lagged`]). Never "ends": after an error, the next
+    /// call reconnects.
     ///
     /// # Errors
-    /// A failed reconnect attempt (the next call tries again, after a backoff).
+    /// [`Error::PubSubOverflow`] where the default overflow policy dropped messages (the connection is
+    /// kept); a failed reconnect attempt (the next call tries again, after a backoff).
     pub async fn next(&mut self) -> Result<PubSubEvent> {
         poll_fn(|cx| self.poll_event(cx)).await
     }
 
-    /// The next message or reconnect notice, waiting at most `timeout`; `Ok(None)` when none came.
+    /// The next event, waiting at most `timeout`; `Ok(None)` when none came.
     ///
     /// # Errors
     /// As [`next`](Self::next).
@@ -306,11 +294,14 @@ impl<R: Rt> PubSub<R> {
         }
     }
 
-    /// `true` while a channel, pattern or shard channel is subscribed (confirmed by the server).
+    /// `true` while a channel, pattern or shard channel is subscribed (confirmed by the server), or, while
+    /// the connection is down, is to be restored.
     pub fn is_subscribed(&self) -> bool {
-        !(self.subs.channels.is_empty()
-            && self.subs.patterns.is_empty()
-            && self.subs.shard_channels.is_empty())
+        match (&self.outage, &self.wire) {
+            (Some(outage), _) => outage.is_subscribed(),
+            (None, Some(wire)) => wire.conn.subscriptions().next().is_some(),
+            (None, None) => false,
+        }
     }
 
     /// A handle that changes this stream's subscriptions from another task.
@@ -318,42 +309,104 @@ impl<R: Rt> PubSub<R> {
         PubSubControl { control: self.control.clone() }
     }
 
+    /// Bounds the buffer of events not read yet, and chooses what happens when it is full (see the
+    /// type's docs). Applies to what arrives from now on.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a limit is 0 (nothing changes).
+    pub fn set_buffer(&mut self, buffer: PubSubBuffer) -> Result<()> {
+        self.inbox.set_buffer(buffer)
+    }
+
+    /// The buffer's counters: what it holds now, its high-water marks, what arrived and was dropped.
+    pub fn buffer_stats(&self) -> BufferStats {
+        self.inbox.stats()
+    }
+
     /// Queues a change and reads the connection until the server confirmed it; messages that arrive
     /// meanwhile are kept for the stream.
-    async fn command(&mut self, kind: SubscriptionKind, cmd: Cmd) -> Result<()> {
-        let mut done = self.control().change(kind, cmd);
+    async fn command(&mut self, cmd: Cmd) -> Result<()> {
+        let mut done = self.control().change(cmd);
         poll_fn(|cx| loop {
+            let progressed = self.fill(cx);
             if let Poll::Ready(result) = Pin::new(&mut done).poll(cx) {
                 return Poll::Ready(result.unwrap_or_else(|oneshot::Canceled| Err(lost())));
             }
-            std::task::ready!(self.poll_drive(cx));
+            if !progressed {
+                return Poll::Pending;
+            }
         })
         .await
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<PubSubEvent>> {
         loop {
-            if let Some(item) = self.ready.pop_front() {
-                return Poll::Ready(item);
+            let now = Instant::now();
+            let mut progressed = false;
+            if self.inbox.is_empty() || self.inbox.read_due(now) {
+                progressed = self.fill(cx);
+                self.inbox.note_read(now);
             }
-            std::task::ready!(self.poll_drive(cx));
+            if let Some(event) = self.inbox.pop() {
+                return Poll::Ready(event);
+            }
+            if let Some(e) = self.failed.take() {
+                return Poll::Ready(Err(e));
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
         }
     }
 
-    /// Moves the connection on by one step: sends queued changes, then files what arrives — messages,
-    /// reconnect notices and reconnect errors into `ready`, confirmations to their changes. `Ready` once
-    /// something was filed.
-    fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(wire) = &mut self.wire else {
-            if let Err(e) = std::task::ready!(self.poll_reconnect(cx)) {
-                // The changes waiting for a connection fail with it; the stream reports it too.
-                for change in lock(&self.control).queued.drain(..) {
-                    let _ = change.done.send(Err(replicate(&e)));
+    /// Moves the connection on as far as it goes without waiting: reconnects, sends queued changes, and
+    /// files what arrives (at most [`READ_BUDGET`] events) — messages into the inbox, confirmations to
+    /// their changes. `true` when something happened (look again); `false` when everything waits, a
+    /// wake-up registered.
+    fn fill(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut filed = 0;
+        let mut sent_queued = false;
+        loop {
+            if self.wire.is_none() {
+                if self.poll_connect(cx).is_pending() {
+                    return filed > 0;
                 }
-                self.ready.push_back(Err(e));
+                if self.wire.is_none() {
+                    return true; // the attempt failed: `failed` holds why
+                }
             }
-            return Poll::Ready(());
-        };
+            if !sent_queued {
+                self.send_queued(cx);
+                sent_queued = true;
+            }
+            let Some(wire) = &mut self.wire else { return true };
+            // What the connection has decoded first; only then detach and read.
+            let event = match wire.conn.poll_event() {
+                Ok(Some(event)) => Ok(event),
+                Ok(None) => {
+                    self.inbox.detach();
+                    match wire.poll_event(cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending => return filed > 0,
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match event {
+                Ok(event) => self.file(event),
+                Err(e) => self.lose(e),
+            }
+            filed += 1;
+            if filed >= READ_BUDGET {
+                return true;
+            }
+        }
+    }
+
+    /// Sends the changes queued by `&mut self` methods and [`PubSubControl`] handles, and registers the
+    /// reading task to be woken when more are queued.
+    fn send_queued(&mut self, cx: &mut Context<'_>) {
+        let Some(wire) = &mut self.wire else { return };
         let queued = {
             let mut control = lock(&self.control);
             match &control.waker {
@@ -371,71 +424,107 @@ impl<R: Rt> PubSub<R> {
                 }
             }
         }
-        let event = match std::task::ready!(wire.poll_event(cx)) {
-            Ok(event) => event,
-            Err(e) => {
-                for (_, change) in self.sent.drain(..) {
-                    let _ = change.done.send(Err(replicate(&e)));
-                }
-                self.wire = None;
-                self.cause = Some(e);
-                return Poll::Ready(());
-            }
-        };
+    }
+
+    /// Files one event: a message into the inbox, a confirmation or error reply to the change (or the
+    /// restoring command) it answers.
+    fn file(&mut self, event: Event) {
         match event {
-            Event::Message(m) => self.ready.push_back(Ok(PubSubEvent::Message(m))),
-            // The last confirmation of a change, or its error reply.
-            Event::Subscription { id: Some(id), done: true, .. } => self.settle(id, Ok(())),
+            Event::Message(m) => self.inbox.push_message(m),
+            // The last confirmation of a change or of a restoring command.
+            Event::Subscription { id: Some(id), done: true, .. } => {
+                match self.restoring.iter().position(|r| *r == id) {
+                    Some(at) => {
+                        self.restoring.swap_remove(at);
+                        if self.restoring.is_empty() {
+                            self.restored();
+                        }
+                    }
+                    None => self.settle(id, Ok(())),
+                }
+            }
             Event::Reply { id, value, .. } => {
                 let answer = match value {
-                    Value::Error(e) => Err(Error::Server(e)),
-                    other => {
-                        Err(Error::Protocol(format!("a subscription command was answered by {other:?}")))
-                    }
+                    Value::Error(e) => Error::Server(e),
+                    other => Error::Protocol(format!("a subscription command was answered by {other:?}")),
                 };
-                self.settle(id, answer);
+                if self.restoring.contains(&id) {
+                    self.lose(answer); // the reconnect cannot restore what it must: try again later
+                } else {
+                    self.settle(id, Err(answer));
+                }
             }
-            // The server dropped a subscription on its own (a shard slot moved): do not restore it.
-            Event::Subscription { id: None, kind, channel: Some(name), .. } if !kind.is_subscribe() => {
-                self.subs.set(kind).remove(&name);
-            }
+            // Confirmations the server sent on its own (the core updated its subscriptions), pushes, and
+            // `TimedOut` (the wire's next event is the poisoned error).
             _ => {}
+        }
+    }
+
+    /// Completes the change `id` answered.
+    fn settle(&mut self, id: RequestId, answer: Result<()>) {
+        let Some(at) = self.sent.iter().position(|(sent, _)| *sent == id) else { return };
+        let (_, change) = self.sent.swap_remove(at);
+        let _ = change.done.send(answer);
+    }
+
+    /// The connection failed (`cause`): the changes sent on it fail with it, and the outage begins (or,
+    /// when this was a reconnect still restoring, goes on as a failed attempt).
+    fn lose(&mut self, cause: Error) {
+        for (_, change) in self.sent.drain(..) {
+            let _ = change.done.send(Err(replicate(&cause)));
+        }
+        let wire = self.wire.take();
+        match &mut self.outage {
+            Some(outage) => {
+                self.restoring.clear();
+                self.inbox.restore_failed();
+                outage.failed(Instant::now());
+                self.failed = Some(cause);
+            }
+            None => self.outage = wire.map(|wire| Outage::new(&wire.conn, cause)),
+        }
+    }
+
+    /// Drives a reconnect attempt (started on demand, after the backoff). On success the new wire is in
+    /// place with the restoring commands sent; on failure the changes waiting for a connection fail with
+    /// it and `failed` holds the error.
+    fn poll_connect(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(outage) = &mut self.outage else { return Poll::Ready(()) };
+        let future = self
+            .connecting
+            .get_or_insert_with(|| Box::pin(connect::<R>(self.config.clone(), outage.next_attempt())));
+        let result = std::task::ready!(future.as_mut().poll(cx));
+        self.connecting = None;
+        match result {
+            Ok(mut wire) => {
+                self.inbox.begin_restore();
+                let now = Instant::now();
+                let sent =
+                    outage.restore().iter().map(|cmd| wire.conn.send(cmd, now)).collect::<Result<Vec<_>>>();
+                self.wire = Some(wire);
+                match sent {
+                    Ok(ids) => self.restoring = ids,
+                    Err(e) => self.lose(e),
+                }
+                if self.wire.is_some() && self.restoring.is_empty() {
+                    self.restored();
+                }
+            }
+            Err(e) => {
+                outage.failed(Instant::now());
+                for change in lock(&self.control).queued.drain(..) {
+                    let _ = change.done.send(Err(replicate(&e)));
+                }
+                self.failed = Some(e);
+            }
         }
         Poll::Ready(())
     }
 
-    /// Completes the change `id` answered, recording it when it succeeded.
-    fn settle(&mut self, id: RequestId, answer: Result<()>) {
-        let Some(at) = self.sent.iter().position(|(sent, _)| *sent == id) else { return };
-        let (_, change) = self.sent.swap_remove(at);
-        if answer.is_ok() {
-            self.subs.apply(change.kind, &change.cmd);
-        }
-        let _ = change.done.send(answer);
-    }
-
-    /// Drives a reconnect (started on demand) to completion: the new wire is in place, the subscriptions
-    /// restored, and the `Reconnected` event queued.
-    fn poll_reconnect(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let future = self.reconnect.get_or_insert_with(|| {
-            Box::pin(reconnect::<R>(self.config.clone(), self.subs.commands(), backoff(self.failures)))
-        });
-        let result = std::task::ready!(future.as_mut().poll(cx));
-        self.reconnect = None;
-        match result {
-            Ok((wire, messages)) => {
-                self.failures = 0;
-                self.wire = Some(wire);
-                let cause =
-                    self.cause.take().unwrap_or_else(|| Error::Closed("the connection was lost".into()));
-                self.ready.push_back(Ok(PubSubEvent::Reconnected { cause }));
-                self.ready.extend(messages.into_iter().map(|m| Ok(PubSubEvent::Message(m))));
-                Poll::Ready(Ok(()))
-            }
-            Err(e) => {
-                self.failures = self.failures.saturating_add(1);
-                Poll::Ready(Err(e))
-            }
+    /// Every subscription is back: the outage ends with `Reconnected`.
+    fn restored(&mut self) {
+        if let Some(outage) = self.outage.take() {
+            self.inbox.restored(outage.into_cause());
         }
     }
 }
@@ -444,30 +533,12 @@ fn lost() -> Error {
     Error::Closed("the pub/sub connection was lost before the server confirmed".into())
 }
 
-/// Waits out the backoff, connects, and sends every restoring command, waiting for its confirmations.
-async fn reconnect<R: Rt>(
-    config: Config,
-    restore: Vec<Cmd>,
-    delay: std::time::Duration,
-) -> Result<(Wire<R>, Vec<Message>)> {
-    if !delay.is_zero() {
-        R::sleep_until(Instant::now() + delay).await;
+/// Waits until `at` (the backoff), then connects.
+async fn connect<R: Rt>(config: Config, at: Option<Instant>) -> Result<Wire<R>> {
+    if let Some(at) = at.filter(|at| *at > Instant::now()) {
+        R::sleep_until(at).await;
     }
-    let mut wire = Wire::<R>::connect(&config).await?;
-    let mut messages = Vec::new();
-    for cmd in restore {
-        let keep = |event| {
-            if let Event::Message(m) = event {
-                messages.push(m)
-            }
-        };
-        match wire.request(|conn, now| conn.send(&cmd, now), keep).await? {
-            Event::Subscription { .. } => {}
-            Event::Reply { value: Value::Error(e), .. } => return Err(Error::Server(e)),
-            other => return Err(Error::Protocol(format!("a resubscription was answered by {other:?}"))),
-        }
-    }
-    Ok((wire, messages))
+    Wire::<R>::connect(&config).await
 }
 
 impl<R: Rt> Drop for PubSub<R> {

@@ -693,3 +693,137 @@ fn pubsub_control_changes_subscriptions_from_another_task_while_one_reads() {
         assert_eq!(next_message(&mut ps).await.payload, Value::BulkString("ok".into()));
     });
 }
+
+/// Publishes once on each of the subscriptions `pubsub_resubscribes_after_a_server_restart` makes; every
+/// message arrives, exactly once.
+async fn check_delivery(ps: &mut rt::PubSub, raw: &mut RawClient, round: &str) {
+    let sends = [("PUBLISH", "news"), ("PUBLISH", "weather"), ("PUBLISH", "alerts:disk"), ("SPUBLISH", "shard")];
+    for (command, channel) in sends {
+        assert_eq!(raw.cmd_str(&[command, channel, round]), Value::Integer(1), "{command} {channel}");
+    }
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let m = next_message(ps).await;
+        got.push((String::from_utf8_lossy(&m.channel).into_owned(), m.payload));
+    }
+    let round = Value::BulkString(round.to_string().into());
+    let want = ["news", "weather", "alerts:disk", "shard"].map(|c| (c.to_string(), round.clone()));
+    assert_eq!(got, want);
+    assert!(ps.get_message(Duration::from_millis(50)).await.unwrap().is_none(), "a message came twice");
+}
+
+#[test]
+fn pubsub_resubscribes_after_a_server_restart() {
+    for (unix, protocol) in [(false, 2), (false, 3), (true, 2), (true, 3)] {
+        let mut server = Server::start();
+        let base = if unix { server.unix_url() } else { server.url() };
+        let client = client(&format!("{base}?protocol={protocol}&connect_timeout=1s"));
+        let mut ps = rt::block_on(client.pubsub()).unwrap();
+        rt::block_on(async {
+            ps.subscribe(["news", "weather"]).await.unwrap();
+            ps.psubscribe("alerts:*").await.unwrap();
+            ps.ssubscribe("shard").await.unwrap();
+            check_delivery(&mut ps, &mut server.raw(), "before").await;
+        });
+
+        server.kill();
+        rt::block_on(async {
+            // While the server is down, reads fail (a refused reconnect) or time out, within their timeout.
+            let mut refused = 0;
+            for _ in 0..4 {
+                let started = std::time::Instant::now();
+                match ps.get_message(Duration::from_millis(300)).await {
+                    Err(e) => {
+                        assert!(e.is_fatal(), "{e:?}");
+                        refused += 1;
+                    }
+                    Ok(None) => {}
+                    Ok(Some(event)) => panic!("nothing can arrive from a dead server: {event:?}"),
+                }
+                assert!(started.elapsed() < Duration::from_millis(1300), "{:?}", started.elapsed());
+            }
+            assert!(refused >= 1, "the first read after the kill tries to reconnect at once");
+            assert!(ps.is_subscribed(), "the subscriptions wait to be restored");
+        });
+
+        server.restart();
+        let mut raw = server.raw();
+        assert_eq!(raw.cmd_str(&["PUBLISH", "news", "in the gap"]), Value::Integer(0));
+        rt::block_on(async {
+            match ps.get_message(Duration::from_secs(5)).await {
+                Ok(Some(rt::PubSubEvent::Reconnected { cause })) => assert!(cause.is_fatal(), "{cause:?}"),
+                other => panic!("expected the reconnect notice, got {other:?}"),
+            }
+            pubsub_common::assert_subscribed(&mut raw, &["news", "weather"], 1, &["shard"]);
+            check_delivery(&mut ps, &mut raw, "after").await;
+        });
+    }
+}
+
+/// A publisher floods 200 000 messages of 1 KiB while the consumer sleeps a millisecond between reads.
+fn slow_consumer(buffer: redwire::inbox::PubSubBuffer, protocol: u8) {
+    use pubsub_common::{flood, OmemSampler, Tally, FLOOD_MESSAGES, PAYLOAD};
+    let server = Server::start();
+    let client = client(&format!("{}?protocol={protocol}", server.url()));
+    rt::block_on(async {
+        let mut ps = client.pubsub().await.unwrap();
+        ps.set_buffer(buffer).unwrap();
+        ps.subscribe("flood").await.unwrap();
+        let omem = OmemSampler::start(server.addr());
+        let started = std::time::Instant::now();
+        let publisher = flood(server.addr(), "flood", FLOOD_MESSAGES, PAYLOAD);
+        let mut tally = Tally::default();
+        loop {
+            let flooding = !publisher.is_finished();
+            match ps.get_message(Duration::from_millis(if flooding { 50 } else { 300 })).await {
+                Ok(None) if !flooding => break,
+                Ok(None) => {}
+                Ok(Some(event)) => tally.record(Ok(event)),
+                Err(e) => tally.record(Err(e)),
+            }
+            if flooding {
+                rt::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let published = publisher.join().unwrap();
+        let peak_omem = omem.stop();
+        let stats = ps.buffer_stats();
+        eprintln!(
+            "{:?} RESP{protocol}: {published} published in {:?}; received {}, dropped {}; peak buffered {} \
+             messages / {} bytes (limits {} / {}); server output buffer peak {peak_omem} bytes; {tally:?}",
+            buffer.on_overflow(),
+            started.elapsed(),
+            tally.received,
+            stats.dropped,
+            stats.peak_messages,
+            stats.peak_bytes,
+            buffer.max_messages(),
+            buffer.max_bytes()
+        );
+        tally.check(stats, published, buffer);
+        // The connection is kept and still delivers.
+        let mut last = format!("{published:08}");
+        last.extend(std::iter::repeat('.').take(PAYLOAD - last.len()));
+        assert_eq!(client.publish::<i64>("flood", last).await.unwrap(), 1);
+        tally.record(Ok(rt::timeout(Duration::from_secs(5), ps.next()).await.expect("a message").unwrap()));
+        assert_eq!(tally.last, Some(published));
+    });
+}
+
+#[test]
+fn pubsub_slow_consumer_gets_one_error_per_overflow_by_default() {
+    // The byte limit binds first: 256 KiB hold about 250 messages of 1 KiB.
+    slow_consumer(redwire::inbox::PubSubBuffer::default().with_max_bytes(256 * 1024), 3);
+}
+
+#[test]
+fn pubsub_slow_consumer_drops_the_oldest_with_a_count() {
+    use redwire::inbox::{Overflow, PubSubBuffer};
+    slow_consumer(PubSubBuffer::default().with_max_messages(500).with_overflow(Overflow::DropOldest), 2);
+}
+
+#[test]
+fn pubsub_slow_consumer_drops_the_newest_with_a_count() {
+    use redwire::inbox::{Overflow, PubSubBuffer};
+    slow_consumer(PubSubBuffer::default().with_max_bytes(300 * 1024).with_overflow(Overflow::DropNewest), 3);
+}
