@@ -9,18 +9,25 @@
 use crate::event::{Message, PubSubEvent};
 use crate::resp::Value;
 use crate::{Error, Result};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// The default [`PubSubBuffer::max_messages`]: 100 000 messages. Each costs about a hundred bytes of
-/// bookkeeping besides its bytes, so this bounds that overhead to about 10 MB.
-pub const DEFAULT_MAX_MESSAGES: usize = 100_000;
+/// The default [`PubSubBuffer::max_messages`]: no limit of its own. The byte limit counts each
+/// message's bookkeeping ([`MESSAGE_OVERHEAD`]), so it bounds the count too (to about 560 000 messages
+/// with the default [`DEFAULT_MAX_BYTES`]).
+pub const DEFAULT_MAX_MESSAGES: usize = usize::MAX;
 
-/// The default [`PubSubBuffer::max_bytes`]: 32 MiB, the hard limit of Redis's and Valkey's default
-/// `client-output-buffer-limit pubsub 32mb 8mb 60`. A reader that takes what the socket has on every read
-/// may thus hold about what the server would have held for it before disconnecting it.
-pub const DEFAULT_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// The default [`PubSubBuffer::max_bytes`]: 64 MiB, twice the hard limit of Redis's and Valkey's default
+/// `client-output-buffer-limit pubsub 32mb 8mb 60`. A small message costs about twice as much here as in
+/// the server's buffer (the bookkeeping is counted), so a reader that takes what the socket has holds at
+/// least the backlog at which the server would have disconnected it, and a process with a few `PubSub`s
+/// stays within a few hundred MiB however slow their consumers are.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// What a buffered message costs besides its bytes, as the byte limit counts it: the size of its slot in
+/// the buffer's queue (120 bytes on 64-bit targets).
+pub const MESSAGE_OVERHEAD: usize = std::mem::size_of::<Slot>();
 
 /// While an inbox holds events, a runtime takes what its socket has (without waiting) before handing one
 /// out, at most this often: often enough that the server's output buffer stays small, rarely enough that
@@ -56,7 +63,8 @@ pub enum Overflow {
 ///
 /// A reader takes what the socket has on every read, so a slow consumer keeps the server's output buffer
 /// small (and is not disconnected by `client-output-buffer-limit pubsub`); what it has not consumed waits
-/// here, at most `max_messages` messages and `max_bytes` bytes (channel, pattern and payload lengths).
+/// here, at most `max_messages` messages and `max_bytes` bytes (channel, pattern and payload lengths,
+/// plus [`MESSAGE_OVERHEAD`] each).
 /// Memory is then bounded by this buffer plus one read. A message that alone is larger than `max_bytes`
 /// is always dropped (and counted).
 ///
@@ -127,7 +135,8 @@ impl PubSubBuffer {
         self
     }
 
-    /// Holds at most `max` bytes of channels, patterns and payloads (at least 1).
+    /// Holds at most `max` bytes of channels, patterns and payloads, counting [`MESSAGE_OVERHEAD`] for
+    /// each message (at least 1).
     #[must_use]
     pub fn with_max_bytes(mut self, max: usize) -> PubSubBuffer {
         self.max_bytes = max;
@@ -146,7 +155,7 @@ impl PubSubBuffer {
         self.max_messages
     }
 
-    /// The most bytes held (channel, pattern and payload lengths).
+    /// The most bytes held (channel, pattern and payload lengths, plus [`MESSAGE_OVERHEAD`] each).
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
     }
@@ -174,7 +183,7 @@ impl PubSubBuffer {
 pub struct BufferStats {
     /// Messages buffered now.
     pub messages: usize,
-    /// Bytes buffered now (channel, pattern and payload lengths).
+    /// Bytes buffered now (channel, pattern and payload lengths, plus [`MESSAGE_OVERHEAD`] each).
     pub bytes: usize,
     /// The most messages ever buffered at once.
     pub peak_messages: usize,
@@ -474,27 +483,38 @@ impl Lane {
         self.attached = self.attached.min(self.messages);
     }
 
-    /// Copies the attached messages (the newest ones) out of the read buffer.
+    /// Copies the attached messages (the newest ones) out of the read buffer, all into one allocation:
+    /// messages leave in arrival order, so it is freed when the last of them has gone, and at most the
+    /// oldest such allocation is partly unused.
     fn detach(&mut self) {
-        let mut left = self.attached;
-        for slot in self.slots.iter_mut().rev() {
-            if left == 0 {
-                break;
-            }
-            if let Slot::Message { message, .. } = slot {
-                detach(message);
-                left -= 1;
-            }
+        if self.attached == 0 {
+            return;
         }
+        let (slots, n) = (&mut self.slots, self.attached);
+        let mut newest = |f: &mut dyn FnMut(&mut Bytes)| {
+            let messages = slots.iter_mut().rev().filter_map(|slot| match slot {
+                Slot::Message { message, .. } => Some(message),
+                _ => None,
+            });
+            messages.take(n).for_each(|m| for_each_string(m, &mut *f));
+        };
+        let mut total = 0;
+        newest(&mut |b| total += b.len());
+        let mut copy = BytesMut::with_capacity(total);
+        newest(&mut |b| copy.extend_from_slice(b));
+        let mut copy = copy.freeze();
+        newest(&mut |b| *b = copy.split_to(b.len()));
         self.attached = 0;
     }
 }
 
-/// The bytes a message holds: channel, pattern and payload (every string inside an aggregate payload).
+/// What a message costs the buffer: its channel, pattern and payload (every string inside an aggregate
+/// payload), plus [`MESSAGE_OVERHEAD`].
 fn weight(m: &Message) -> usize {
-    let mut total = m.channel.len() + m.pattern.as_ref().map_or(0, Bytes::len);
-    let mut stack = vec![&m.payload];
-    while let Some(v) = stack.pop() {
+    let mut total = MESSAGE_OVERHEAD + m.channel.len() + m.pattern.as_ref().map_or(0, Bytes::len);
+    // The stack allocates only for an aggregate payload (the common bulk string needs none).
+    let (mut next, mut stack) = (Some(&m.payload), Vec::new());
+    while let Some(v) = next.take().or_else(|| stack.pop()) {
         match v {
             Value::SimpleString(b) | Value::Error(b) | Value::BulkString(b) | Value::BigNumber(b) => {
                 total += b.len()
@@ -512,23 +532,25 @@ fn weight(m: &Message) -> usize {
     total
 }
 
-/// Gives every byte string of `m` its own memory (an explicit stack: no recursion on peer-shaped data).
-fn detach(m: &mut Message) {
-    let own = |b: &mut Bytes| *b = Bytes::copy_from_slice(b);
-    own(&mut m.channel);
+/// Calls `f` on every byte string of `m`, in a fixed order: channel, pattern, then the payload's (an
+/// explicit stack: no recursion on peer-shaped data).
+fn for_each_string(m: &mut Message, mut f: impl FnMut(&mut Bytes)) {
+    f(&mut m.channel);
     if let Some(p) = &mut m.pattern {
-        own(p);
+        f(p);
     }
-    let mut stack = vec![&mut m.payload];
-    while let Some(v) = stack.pop() {
+    let (mut next, mut stack) = (Some(&mut m.payload), Vec::new());
+    while let Some(v) = next.take().or_else(|| stack.pop()) {
         match v {
-            Value::SimpleString(b) | Value::Error(b) | Value::BulkString(b) | Value::BigNumber(b) => own(b),
-            Value::VerbatimString { text, .. } => own(text),
-            Value::Array(items) | Value::Set(items) | Value::Push(items) => stack.extend(items),
-            Value::Map(pairs) => pairs.iter_mut().for_each(|(k, v)| stack.extend([k, v])),
+            Value::SimpleString(b) | Value::Error(b) | Value::BulkString(b) | Value::BigNumber(b) => f(b),
+            Value::VerbatimString { text, .. } => f(text),
+            Value::Array(items) | Value::Set(items) | Value::Push(items) => {
+                stack.extend(items.iter_mut().rev())
+            }
+            Value::Map(pairs) => pairs.iter_mut().rev().for_each(|(k, v)| stack.extend([v, k])),
             Value::Attribute { attributes, value } => {
-                attributes.iter_mut().for_each(|(k, v)| stack.extend([k, v]));
                 stack.push(value);
+                attributes.iter_mut().rev().for_each(|(k, v)| stack.extend([v, k]));
             }
             _ => {}
         }
@@ -626,13 +648,13 @@ mod tests {
 
     #[test]
     fn the_overflow_error_says_what_to_do() {
-        let mut inbox = bounded(1, 100, Overflow::Error);
+        let mut inbox = bounded(1, 1000, Overflow::Error);
         push_all(&mut inbox, &["1", "2"]);
         let _ = inbox.pop();
         let text = inbox.pop().unwrap().unwrap_err().to_string();
         for needle in [
             "1 message(s) dropped",
-            "1 messages, 100 bytes",
+            "1 messages, 1000 bytes",
             "consume faster",
             "with_max_messages",
             "DropOldest",
@@ -643,20 +665,24 @@ mod tests {
     }
 
     #[test]
-    fn bytes_bound_counts_channel_pattern_and_payload() {
-        // Each message weighs 2 (channel) + 10 (payload) = 12 bytes.
-        let mut inbox = bounded(usize::MAX, 30, Overflow::DropOldest);
+    fn bytes_bound_counts_channel_pattern_payload_and_bookkeeping() {
+        // Each message weighs 2 (channel) + 10 (payload) + the overhead.
+        let each = 12 + MESSAGE_OVERHEAD;
+        let mut inbox = bounded(usize::MAX, 2 * each + each / 2, Overflow::DropOldest);
         push_all(&mut inbox, &["0123456789"; 5]);
         let s = inbox.stats();
-        assert_eq!((s.messages, s.bytes, s.peak_bytes, s.dropped), (2, 24, 24, 3));
+        assert_eq!((s.messages, s.bytes, s.peak_bytes, s.dropped), (2, 2 * each, 2 * each, 3));
         // Too big to ever fit: dropped whatever the policy, and counted.
-        let mut inbox = bounded(10, 11, Overflow::DropOldest);
+        let mut inbox = bounded(10, each - 1, Overflow::DropOldest);
         push_all(&mut inbox, &["0123456789", "x"]);
         assert_eq!(drain(&mut inbox), ["lagged:1", "m:x"]);
         let mut pattern = msg("abc");
         pattern.pattern = Some(Bytes::from_static(b"c*"));
         pattern.payload = Value::Array(vec![Value::BulkString("k1".into()), Value::Integer(1)]);
-        assert_eq!(weight(&pattern), 2 + 2 + 2 + 8);
+        assert_eq!(weight(&pattern), MESSAGE_OVERHEAD + 2 + 2 + 2 + 8);
+        // The default bounds the count through the bytes, as DEFAULT_MAX_MESSAGES says.
+        let most = DEFAULT_MAX_BYTES / (MESSAGE_OVERHEAD + 1);
+        assert!((500_000..600_000).contains(&most), "{most}");
     }
 
     #[test]
@@ -718,11 +744,16 @@ mod tests {
         inbox.detach();
         assert_eq!(inbox.live.attached, 0);
         let static_range = chunk.as_ptr_range();
+        let mut channels = Vec::new();
         while let Some(Ok(PubSubEvent::Message(m))) = inbox.pop() {
             let Value::BulkString(b) = m.payload else { panic!() };
-            assert_eq!(&b[..], b"shared");
+            assert_eq!((&m.channel[..], &b[..]), (&b"ch"[..], &b"shared"[..]));
             assert!(!static_range.contains(&b.as_ptr()), "still a slice of the read buffer");
+            channels.push(m.channel);
         }
+        // The two copied messages share one allocation (copied newest first).
+        assert_eq!(channels.len(), 2);
+        assert_eq!(channels[0].as_ptr(), channels[1].as_ptr().wrapping_add(2 + 6));
     }
 
     #[test]

@@ -39,9 +39,10 @@ use std::time::{Duration, Instant};
 /// Each read first takes what the socket holds (without waiting, at most every millisecond while messages
 /// are buffered), so the server's output buffer stays small and `client-output-buffer-limit pubsub` does
 /// not disconnect a consumer that falls behind. What is not consumed yet waits in a buffer bounded by a
-/// [`PubSubBuffer`] (default: 100 000 messages, 32 MiB, [`Overflow::Error`](crate::inbox::Overflow::Error));
-/// when it is full the buffer's overflow policy decides: an [`Error::PubSubOverflow`] once per overflow
-/// (the default), or dropping the oldest or the newest messages, reported as [`PubSubEvent::Lagged`].
+/// [`PubSubBuffer`] (default: 64 MiB, counting about 120 bytes of bookkeeping per message); when it is
+/// full the buffer's overflow policy decides: an [`Error::PubSubOverflow`] once per overflow (the
+/// default, [`Overflow::Error`](crate::inbox::Overflow::Error)), or dropping the oldest or the newest
+/// messages, reported as [`PubSubEvent::Lagged`].
 /// [`buffer_stats`](PubSub::buffer_stats) shows the bound holding.
 ///
 /// ```no_run

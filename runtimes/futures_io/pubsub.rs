@@ -153,10 +153,10 @@ type Connect<R> = Pin<Box<dyn Future<Output = Result<Wire<R>>> + Send>>;
 /// # A slow consumer
 /// Each read first takes what the socket holds (without waiting, at most every millisecond while events
 /// are buffered), so the server's output buffer stays small; what is not consumed waits in a buffer
-/// bounded by a [`PubSubBuffer`] (default: 100 000 messages, 32 MiB,
-/// [`Overflow::Error`](crate::inbox::Overflow::Error)), whose overflow policy decides what happens when it is
-/// full: [`Error::PubSubOverflow`] once per overflow, or dropping the oldest or newest messages, reported
-/// as [`PubSubEvent::Lagged`]. Set it with [`set_buffer`](Self::set_buffer);
+/// bounded by a [`PubSubBuffer`] (default: 64 MiB, counting about 120 bytes of bookkeeping per message),
+/// whose overflow policy decides what happens when it is full: [`Error::PubSubOverflow`] once per
+/// overflow (the default, [`Overflow::Error`](crate::inbox::Overflow::Error)), or dropping the oldest or
+/// newest messages, reported as [`PubSubEvent::Lagged`]. Set it with [`set_buffer`](Self::set_buffer);
 /// [`buffer_stats`](Self::buffer_stats) shows the bound holding.
 ///
 /// ```no_run
