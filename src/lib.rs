@@ -89,6 +89,8 @@ pub mod resp;
 mod classify;
 mod handshake;
 mod pubsub;
+#[cfg(any(feature = "blocking", feature = "smol", feature = "async-std"))]
+mod push;
 mod request;
 mod state;
 mod url;

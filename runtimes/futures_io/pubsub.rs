@@ -12,6 +12,7 @@ use super::pool::Pool;
 use super::wire::{race, Wire};
 use super::{backoff, oneshot, replicate, Rt};
 use crate::event::{Message, SubscriptionKind};
+use crate::push::PushSink;
 use crate::resp::Value;
 use crate::{Cmd, Config, Error, Event, RequestId, Result, ToArgs};
 use bytes::Bytes;
@@ -198,6 +199,8 @@ type Reconnect<R> = Pin<Box<dyn Future<Output = Result<(Wire<R>, Vec<Message>)>>
 /// waits for its confirmation are kept for the stream.
 pub struct PubSub<R: Rt> {
     config: Config,
+    /// Where pushes that are not pub/sub traffic go, on this connection and the ones after it.
+    pushes: PushSink,
     wire: Option<Wire<R>>,
     subs: Subs,
     ready: VecDeque<Result<PubSubEvent>>,
@@ -226,6 +229,7 @@ impl<R: Rt> PubSub<R> {
         let wire = pool.take().await?;
         Ok(PubSub {
             config,
+            pushes: pool.pushes().clone(),
             wire: Some(wire),
             subs: Subs::default(),
             ready: VecDeque::new(),
@@ -418,7 +422,8 @@ impl<R: Rt> PubSub<R> {
     /// restored, and the `Reconnected` event queued.
     fn poll_reconnect(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let future = self.reconnect.get_or_insert_with(|| {
-            Box::pin(reconnect::<R>(self.config.clone(), self.subs.commands(), backoff(self.failures)))
+            let (config, pushes) = (self.config.clone(), self.pushes.clone());
+            Box::pin(reconnect::<R>(config, pushes, self.subs.commands(), backoff(self.failures)))
         });
         let result = std::task::ready!(future.as_mut().poll(cx));
         self.reconnect = None;
@@ -447,13 +452,14 @@ fn lost() -> Error {
 /// Waits out the backoff, connects, and sends every restoring command, waiting for its confirmations.
 async fn reconnect<R: Rt>(
     config: Config,
+    pushes: PushSink,
     restore: Vec<Cmd>,
     delay: std::time::Duration,
 ) -> Result<(Wire<R>, Vec<Message>)> {
     if !delay.is_zero() {
         R::sleep_until(Instant::now() + delay).await;
     }
-    let mut wire = Wire::<R>::connect(&config).await?;
+    let mut wire = Wire::<R>::connect(&config, pushes).await?;
     let mut messages = Vec::new();
     for cmd in restore {
         let keep = |event| {
