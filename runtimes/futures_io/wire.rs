@@ -54,7 +54,10 @@ impl<R: Rt> Wire<R> {
                 None => return Err(connect_timeout(config)),
             },
             None => connect.await,
-        }?;
+        }
+        .map_err(|e| {
+            Error::Io(io::Error::new(e.kind(), format!("cannot connect to {}: {e}", config.addr())))
+        })?;
         let mut wire = Wire {
             io,
             conn: Connection::new(config.clone()),

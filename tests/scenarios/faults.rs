@@ -1,0 +1,155 @@
+//! Reliability scenarios with faults (issue #9): the server restarted under idle pooled connections, and
+//! load with a `CLIENT KILL` every second.
+
+use super::*;
+use crate::support::{RawClient, Server};
+use redwire::resp::Value;
+use redwire::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// `field:value` of `INFO <section>`, as a number.
+pub(super) fn info_number(raw: &mut RawClient, section: &str, field: &str) -> u64 {
+    let info = match raw.cmd_str(&["INFO", section]) {
+        Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO answered {other:?}"),
+    };
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {info}"))
+}
+
+/// `calls=` of `cmdstat_<name>` in `INFO commandstats` (0 when the command never ran).
+pub(super) fn calls(raw: &mut RawClient, name: &str) -> u64 {
+    let info = match raw.cmd_str(&["INFO", "commandstats"]) {
+        Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO answered {other:?}"),
+    };
+    let prefix = format!("cmdstat_{name}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |rest| rest.split(',').next().and_then(|n| n.parse().ok()).expect("a call count"))
+}
+
+/// A failure a dead connection may cause: the connection's error, never a wrong reply.
+fn is_connection_error(e: &Error) -> bool {
+    matches!(e, Error::Io(_) | Error::Closed(_)) && e.is_fatal()
+}
+
+/// Ten pooled connections made, left idle, then the server restarted: the next commands (writes on the
+/// shared path, blocking commands on dedicated connections) succeed, or fail once with a connection
+/// error; no `INCR` runs twice.
+pub fn a_restart_under_idle_pooled_connections_never_sends_a_write_twice<R: Runtime>(
+    url: &str,
+    server: &mut Server,
+) {
+    let c = R::connect(&format!("{url}&response_timeout=2s")).unwrap();
+    exec::<R>(&c, &["PING"]);
+    // Ten blocking commands at once: each needs a connection of its own.
+    let threads: Vec<_> = (0..10)
+        .map(|i| {
+            let c = c.clone();
+            std::thread::spawn(move || R::exec(&c, cmd(&["BLPOP", &format!("idle:{i}"), "0.3"])))
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().unwrap(), Value::Null);
+    }
+    let mut raw = server.raw();
+    let before = info_number(&mut raw, "clients", "connected_clients");
+    assert!(before >= 3, "[{}] only {before} connections after ten parallel BLPOPs", R::NAME);
+    drop(raw);
+
+    server.restart(); // SIGKILL, then a new process on the same port and socket; the data is gone
+    let (mut ok, mut failed) = (0u64, Vec::new());
+    for i in 0..20 {
+        let incr = R::exec(&c, cmd(&["INCR", "counter"]));
+        let blpop = R::exec(&c, cmd(&["BLPOP", &format!("idle:{}", i % 10), "0.01"]));
+        match incr {
+            Ok(Value::Integer(_)) => ok += 1,
+            Ok(other) => panic!("[{}] INCR answered {other:?}", R::NAME),
+            Err(e) => failed.push(e),
+        }
+        match blpop {
+            Ok(v) => assert_eq!(v, Value::Null),
+            Err(e) => failed.push(e),
+        }
+    }
+    assert!(failed.iter().all(is_connection_error), "[{}] {failed:?}", R::NAME);
+    assert!(failed.len() <= 1, "[{}] more than one failure after the restart: {failed:?}", R::NAME);
+    let mut raw = server.raw();
+    let counter = match raw.cmd_str(&["GET", "counter"]) {
+        Value::BulkString(b) => String::from_utf8_lossy(&b).parse::<u64>().unwrap(),
+        other => panic!("GET counter answered {other:?}"),
+    };
+    let attempts = 20;
+    assert!(
+        ok <= counter && counter <= attempts,
+        "[{}] {ok} INCRs succeeded, the counter is {counter}",
+        R::NAME
+    );
+    assert_eq!(calls(&mut raw, "incr"), counter, "[{}] every INCR the server ran counted once", R::NAME);
+}
+
+/// How long the load scenario runs: `REDWIRE_LOAD_SECS`, default 30.
+fn load_duration() -> Duration {
+    let secs = std::env::var("REDWIRE_LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// Most connections a client may hold during the load (the blocking pool's default maximum is 16; the
+/// async client has one shared connection): well under one per worker.
+const MAX_LOAD_CONNECTIONS: u64 = 24;
+
+/// [`Runtime::LOAD_WORKERS`] workers run mixed commands, pipelines and transactions for
+/// `REDWIRE_LOAD_SECS` (30 s) while every normal connection is killed once a second: every reply
+/// matches its request, the client recovers each time, and its connection count stays bounded.
+pub fn load_with_client_kill_every_second<R: Runtime>(url: &str, server: &mut Server) {
+    let duration = load_duration();
+    let c = R::connect(&format!("{url}&response_timeout=5s")).unwrap();
+    exec::<R>(&c, &["PING"]);
+    let until = Instant::now() + duration;
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let (stop, mut raw) = (stop.clone(), server.raw());
+        std::thread::spawn(move || {
+            let (mut kills, mut killed, mut most) = (0u64, 0i64, 0u64);
+            let mut next_kill = Instant::now() + Duration::from_secs(1);
+            while !stop.load(Ordering::SeqCst) {
+                // The harness's own connection counts once.
+                most = most.max(info_number(&mut raw, "clients", "connected_clients").saturating_sub(1));
+                if Instant::now() >= next_kill {
+                    match raw.cmd_str(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]) {
+                        Value::Integer(n) => killed += n,
+                        other => panic!("CLIENT KILL answered {other:?}"),
+                    }
+                    kills += 1;
+                    next_kill += Duration::from_secs(1);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (kills, killed, most)
+        })
+    };
+    let report = R::load(&c, until);
+    stop.store(true, Ordering::SeqCst);
+    let (kills, killed, most) = killer.join().expect("the killer thread");
+    eprintln!(
+        "[{}] load for {duration:?}: {report}; {kills} CLIENT KILLs closed {killed} connections; at most \
+         {most} connections",
+        R::NAME
+    );
+    assert!(report.mismatches.is_empty(), "[{}] replies did not match their requests: {report}", R::NAME);
+    assert!(report.ops >= 1000, "[{}] too little load to prove anything: {report}", R::NAME);
+    assert!(kills + 1 >= duration.as_secs(), "[{}] only {kills} kills in {duration:?}", R::NAME);
+    assert!(killed > 0, "[{}] CLIENT KILL never found a connection to kill", R::NAME);
+    assert!(most <= MAX_LOAD_CONNECTIONS, "[{}] the client held {most} connections", R::NAME);
+    // The client works after the last kill.
+    let mut last = R::exec(&c, cmd(&["PING"]));
+    if last.as_ref().is_err_and(is_connection_error) {
+        last = R::exec(&c, cmd(&["PING"]));
+    }
+    assert_eq!(last.unwrap(), Value::SimpleString("PONG".into()));
+}
