@@ -1,10 +1,10 @@
-//! Reliability scenarios with faults (issue #9): the server restarted under idle pooled connections, and
-//! load with a `CLIENT KILL` every second.
+//! Reliability scenarios with faults (issue #9): the server killed in the middle of a pipeline, restarted
+//! under idle pooled connections, and load with a `CLIENT KILL` every second.
 
 use super::*;
 use crate::support::{RawClient, Server};
 use redwire::resp::Value;
-use redwire::Error;
+use redwire::{Cmd, Error};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,44 @@ pub(super) fn calls(raw: &mut RawClient, name: &str) -> u64 {
 /// A failure a dead connection may cause: the connection's error, never a wrong reply.
 fn is_connection_error(e: &Error) -> bool {
     matches!(e, Error::Io(_) | Error::Closed(_)) && e.is_fatal()
+}
+
+/// The server is SIGKILLed in the middle of a 10 000-command pipeline (while it sleeps in a `DEBUG SLEEP`
+/// placed halfway): the pipeline fails with a connection error soon after, not at the response timeout
+/// and not with a partial result; once the server is back the next command succeeds.
+pub fn a_server_killed_mid_pipeline_fails_fast_and_the_client_recovers<R: Runtime>(
+    url: &str,
+    server: &mut Server,
+) {
+    let timeout = Duration::from_secs(5);
+    let c = R::connect(&format!("{url}&response_timeout=5s")).unwrap();
+    exec::<R>(&c, &["PING"]);
+    let mut cmds: Vec<Cmd> = (0..5000).map(|_| cmd(&["INCR", "n"])).collect();
+    cmds.push(cmd(&["DEBUG", "SLEEP", "3"]));
+    cmds.extend((0..4999).map(|_| cmd(&["INCR", "n"])));
+    let pid = server.pid();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -9 {pid} failed");
+    });
+    let t0 = Instant::now();
+    let result = R::pipeline(&c, cmds, false);
+    let took = t0.elapsed();
+    killer.join().unwrap();
+    match &result {
+        Err(e) => assert!(is_connection_error(e), "[{}] the pipeline failed with {e:?}", R::NAME),
+        Ok(replies) => panic!("[{}] the pipeline succeeded with {} replies", R::NAME, replies.len()),
+    }
+    assert!(took < timeout, "[{}] the error took {took:?}: the kill should be noticed at once", R::NAME);
+
+    server.restart();
+    assert_eq!(
+        exec::<R>(&c, &["INCR", "n"]),
+        Value::Integer(1),
+        "[{}] a fresh server, a fresh counter",
+        R::NAME
+    );
 }
 
 /// Ten pooled connections made, left idle, then the server restarted: the next commands (writes on the

@@ -187,6 +187,7 @@ macro_rules! scenarios {
             // bad_servers.rs
             bad_connect_parameters_fail_clearly_within_the_connect_timeout,
             // faults.rs
+            a_server_killed_mid_pipeline_fails_fast_and_the_client_recovers,
             a_restart_under_idle_pooled_connections_never_sends_a_write_twice,
             load_with_client_kill_every_second,
         );
