@@ -1,9 +1,11 @@
-//! Tests of the fault-injection tools in `tests/support/`: the fault proxy against a real server. The
-//! reliability scenarios trust these tools, so each
+//! Tests of the fault-injection tools in `tests/support/`: the fault proxy against a real server, the
+//! fake server against plain sockets and `RawClient`. The reliability scenarios trust these tools, so each
 //! mode is shown to do what it says (and each test fails when it does not).
 
 mod support;
 
+#[path = "support_tools/fake.rs"]
+mod fake_server;
 #[path = "support_tools/fault.rs"]
 mod fault_proxy;
 
