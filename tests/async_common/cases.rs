@@ -7,6 +7,7 @@ use redwire::cmd::{Commands, PipelineCommands};
 use redwire::resp::Value;
 use redwire::{Cmd, Config, Error};
 use std::time::Duration;
+use support::fault::{Delay, Direction::ToClient, FaultProxy, Split};
 use support::{RawClient, Server};
 
 fn client(url: &str) -> rt::Client {
@@ -95,9 +96,11 @@ fn many_tasks_get_back_what_they_set_over_tcp_and_unix_resp2_and_resp3() {
 #[test]
 fn cancelled_requests_never_desynchronise_the_shared_connection() {
     let server = Server::start();
-    let proxy = proxy::DelayProxy::start(server.addr(), proxy::Delay::default());
+    // Replies in random pieces of 1 to 7 bytes, each after a random pause of up to 300 µs.
+    let proxy = FaultProxy::with_seed(server.addr(), 0x9E37_79B9_7F4A_7C15);
+    proxy.split(ToClient, Split::UpTo(7)).delay(ToClient, Delay::UpTo(Duration::from_micros(300)));
     let client = client(&proxy.url());
-    let mut rng = proxy::XorShift(0x5eed);
+    let mut rng = support::rng::Rng::new(0x5eed);
     let (answered, cancelled) = rt::block_on(async {
         let (mut answered, mut cancelled) = (0, 0);
         // 1 000 requests, each cancelled after a random wait (0 to 3 ms) unless answered first; a check
