@@ -186,7 +186,13 @@ macro_rules! scenarios {
             a_loading_error_is_typed_and_the_connection_stays_in_step,
             // bad_servers.rs
             bad_connect_parameters_fail_clearly_within_the_connect_timeout,
+            malformed_replies_are_protocol_errors_and_the_connection_is_never_reused,
+            a_hundred_thousand_nested_arrays_are_a_protocol_error,
+            declared_huge_bulks_never_grow_memory_by_their_length,
             // faults.rs
+            every_reply_split_into_single_bytes_changes_nothing,
+            a_reply_stalled_mid_frame_times_out_and_the_next_request_gets_its_own,
+            a_connection_cut_during_multi_exec_never_reports_success,
             a_server_killed_mid_pipeline_fails_fast_and_the_client_recovers,
             a_restart_under_idle_pooled_connections_never_sends_a_write_twice,
             load_with_client_kill_every_second,
@@ -243,6 +249,29 @@ pub fn run<R: Runtime>(transport: Transport, protocol: u8, scenario: fn(&str, &m
     };
     let url = format!("{base}?protocol={protocol}");
     scenario(&url, &mut server);
+}
+
+/// `true` when the scenario's URL is a unix socket's.
+fn is_unix(url: &str) -> bool {
+    url.starts_with("redis+unix:")
+}
+
+/// The scenario's server, reached over the URL's transport: the upstream for a proxy in front of it.
+fn upstream(url: &str, server: &Server) -> crate::support::fault::Endpoint {
+    use crate::support::fault::Endpoint;
+    if is_unix(url) {
+        Endpoint::Unix(server.unix_path().to_path_buf())
+    } else {
+        Endpoint::Tcp(server.addr())
+    }
+}
+
+/// `url` with its host (or socket path) replaced by one of `tcp_url` / `unix_url` (a proxy's, a fake
+/// server's), the same transport and the same parameters.
+fn moved(url: &str, tcp_url: &str, unix_url: &str) -> String {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let base = if is_unix(url) { unix_url } else { tcp_url };
+    format!("{base}?{query}")
 }
 
 fn cmd(words: &[&str]) -> Cmd {
