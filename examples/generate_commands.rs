@@ -54,11 +54,11 @@ const EXCLUDED: &[(&str, &str)] = &[
     ("client|setinfo", "library name and version are per connection, set at handshake"),
     (
         "client|tracking",
-        "client-side caching sends invalidations to this connection: needs a dedicated connection",
+        "tracking is set on every connection at handshake by Config::with_tracking, and invalidations go to a push handler",
     ),
     (
         "client|caching",
-        "client-side caching sends invalidations to this connection: needs a dedicated connection",
+        "CLIENT CACHING applies to the next command on the same connection, which a pooled client does not promise",
     ),
     ("client|no-evict", "a per-connection flag would leak to every later user of a pooled connection"),
     ("client|no-touch", "a per-connection flag would leak to every later user of a pooled connection"),

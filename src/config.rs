@@ -92,6 +92,7 @@ pub struct Config {
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) response_timeout: Option<Duration>,
     pub(crate) limits: Limits,
+    pub(crate) tracking: Option<Tracking>,
 }
 
 impl Default for Config {
@@ -113,6 +114,7 @@ impl Config {
             connect_timeout: Some(Duration::from_secs(10)),
             response_timeout: None,
             limits: Limits::default(),
+            tracking: None,
         }
     }
 
@@ -204,6 +206,31 @@ impl Config {
         self
     }
 
+    /// Turns on server-assisted client-side caching on every connection made from this configuration:
+    /// the handshake sends `CLIENT TRACKING ON` with `tracking`'s options, and the server then sends an
+    /// `invalidate` push whenever a key the connection read (or, in broadcast mode, any key under a
+    /// tracked prefix) changes. Receive them with a runtime's push handler (for example
+    /// [`PoolBuilder::push_handler`](crate::blocking::PoolBuilder::push_handler) in the blocking client);
+    /// they never reach the replies of requests.
+    ///
+    /// Over RESP3 the invalidations arrive on the tracked connection itself. Over RESP2 the server can
+    /// only send them to another connection, subscribed to `__redis__:invalidate`, named with
+    /// [`Tracking::redirect`]; without it the handshake fails with [`Error::Handshake`](crate::Error).
+    ///
+    /// ```
+    /// use redwire::config::Tracking;
+    /// use redwire::Config;
+    ///
+    /// let config = Config::from_url("redis://127.0.0.1:6379?protocol=3")?
+    ///     .with_tracking(Tracking::new().bcast().prefix("user:").noloop());
+    /// assert!(config.tracking().is_some_and(|t| t.is_bcast()));
+    /// # Ok::<(), redwire::Error>(())
+    /// ```
+    pub fn with_tracking(mut self, tracking: impl Into<Option<Tracking>>) -> Config {
+        self.tracking = tracking.into();
+        self
+    }
+
     /// The server address.
     pub fn addr(&self) -> &Address {
         &self.addr
@@ -248,6 +275,79 @@ impl Config {
     pub fn limits(&self) -> Limits {
         self.limits
     }
+
+    /// The client-side caching options set with [`with_tracking`](Config::with_tracking), if any.
+    pub fn tracking(&self) -> Option<&Tracking> {
+        self.tracking.as_ref()
+    }
+}
+
+/// The options of `CLIENT TRACKING ON`, for [`Config::with_tracking`]. Without any, the server tracks the
+/// keys each connection reads and invalidates them when they change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[must_use]
+pub struct Tracking {
+    pub(crate) redirect: Option<u64>,
+    pub(crate) prefixes: Vec<String>,
+    pub(crate) bcast: bool,
+    pub(crate) optin: bool,
+    pub(crate) optout: bool,
+    pub(crate) noloop: bool,
+}
+
+impl Tracking {
+    /// Default tracking: the keys each connection reads.
+    pub fn new() -> Tracking {
+        Tracking::default()
+    }
+
+    /// `REDIRECT id`: send the invalidations to the connection with this client id (`CLIENT ID`), which
+    /// must be subscribed to `__redis__:invalidate` (RESP2) or read pushes (RESP3). Needed over RESP2.
+    pub fn redirect(mut self, client_id: u64) -> Tracking {
+        self.redirect = Some(client_id);
+        self
+    }
+
+    /// `PREFIX prefix` (broadcast mode only; may be given several times): track only keys starting so.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Tracking {
+        self.prefixes.push(prefix.into());
+        self
+    }
+
+    /// `BCAST`: invalidate every key (under the prefixes) that changes, whether this connection read it
+    /// or not.
+    pub fn bcast(mut self) -> Tracking {
+        self.bcast = true;
+        self
+    }
+
+    /// `OPTIN`: track only the keys of the command after a `CLIENT CACHING yes`.
+    pub fn optin(mut self) -> Tracking {
+        self.optin = true;
+        self
+    }
+
+    /// `OPTOUT`: track every key read except after a `CLIENT CACHING no`.
+    pub fn optout(mut self) -> Tracking {
+        self.optout = true;
+        self
+    }
+
+    /// `NOLOOP`: no invalidations for keys this connection changed itself.
+    pub fn noloop(mut self) -> Tracking {
+        self.noloop = true;
+        self
+    }
+
+    /// `true` in broadcast mode.
+    pub fn is_bcast(&self) -> bool {
+        self.bcast
+    }
+
+    /// The client id invalidations are redirected to, if any.
+    pub fn redirect_id(&self) -> Option<u64> {
+        self.redirect
+    }
 }
 
 impl std::str::FromStr for Config {
@@ -270,6 +370,7 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
             .field("limits", &self.limits)
+            .field("tracking", &self.tracking)
             .finish()
     }
 }

@@ -29,7 +29,8 @@ const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 ///
 /// # Methods, by role
 /// - **Construct**: [`new`](Self::new) queues the handshake (`HELLO 3` with `AUTH` and `SETNAME` inside,
-///   or RESP2 `AUTH` / `CLIENT SETNAME`; `SELECT` when the database is not 0).
+///   or RESP2 `AUTH` / `CLIENT SETNAME`; `CLIENT TRACKING ON` with [`Config::with_tracking`]; `SELECT`
+///   when the database is not 0).
 /// - **Send** (mutators, may be called at any time, even before the handshake completes; requests wait
 ///   behind it, in order): [`send`](Self::send), [`send_pipeline`](Self::send_pipeline),
 ///   [`send_transaction`](Self::send_transaction). Each returns the [`RequestId`] its event will carry.
@@ -536,6 +537,9 @@ impl<P: ReplyParser<Output = Value, Error = DecodeError>> Connection<P> {
     }
 
     fn queue_handshake(&mut self, protocol: Protocol) {
+        if let Some((step, message)) = handshake::refusal(&self.config, protocol) {
+            return self.state.fail(Fatal::Handshake { step, message });
+        }
         for (step, cmd) in handshake::steps(&self.config, protocol) {
             cmd.encode(&mut self.out);
             let pending = Pending::Handshake { step, ignore: false };

@@ -1,9 +1,9 @@
-//! The handshake: which commands set a connection up (HELLO, AUTH, CLIENT SETNAME, SELECT) and what each
-//! reply means (go on, fall back to RESP2, or fail saying which step and why).
+//! The handshake: which commands set a connection up (HELLO, AUTH, CLIENT SETNAME, CLIENT TRACKING,
+//! SELECT) and what each reply means (go on, fall back to RESP2, or fail saying which step and why).
 //!
 //! Builds commands and judges replies; it never decides when they are sent (that is the connection's FIFO).
 
-use crate::config::{Config, Protocol};
+use crate::config::{Config, Protocol, Tracking};
 use crate::resp::Value;
 use crate::Cmd;
 
@@ -16,6 +16,8 @@ pub(crate) enum Step {
     Auth,
     /// `CLIENT SETNAME name` (RESP2).
     SetName,
+    /// `CLIENT TRACKING ON [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`.
+    Tracking,
     /// `SELECT db`.
     Select,
 }
@@ -58,10 +60,44 @@ pub(crate) fn steps(config: &Config, protocol: Protocol) -> Vec<(Step, Cmd)> {
             }
         }
     }
+    if let Some(tracking) = &config.tracking {
+        steps.push((Step::Tracking, tracking_command(tracking)));
+    }
     if config.db != 0 {
         steps.push((Step::Select, Cmd::new("SELECT").arg(config.db)));
     }
     steps
+}
+
+fn tracking_command(t: &Tracking) -> Cmd {
+    let mut cmd = Cmd::new("CLIENT").arg("TRACKING").arg("ON");
+    if let Some(id) = t.redirect {
+        cmd.add_arg("REDIRECT").add_arg(id);
+    }
+    for prefix in &t.prefixes {
+        cmd.add_arg("PREFIX").add_arg(prefix);
+    }
+    for (on, word) in [(t.bcast, "BCAST"), (t.optin, "OPTIN"), (t.optout, "OPTOUT"), (t.noloop, "NOLOOP")] {
+        if on {
+            cmd.add_arg(word);
+        }
+    }
+    cmd
+}
+
+/// Why `config` cannot be set up over `protocol` at all, before anything is sent: the step that cannot
+/// work and what to do instead.
+pub(crate) fn refusal(config: &Config, protocol: Protocol) -> Option<(&'static str, String)> {
+    let tracking = config.tracking.as_ref()?;
+    (protocol == Protocol::Resp2 && tracking.redirect.is_none()).then(|| {
+        (
+            "CLIENT TRACKING",
+            "over RESP2 the server can only send invalidations to another connection: name one subscribed \
+             to __redis__:invalidate with Tracking::redirect(client_id), or use RESP3 (protocol=3) to \
+             receive them as pushes on each connection"
+                .to_string(),
+        )
+    })
 }
 
 /// The user (if any) and password to authenticate with: none without either; an empty password for a user
@@ -98,6 +134,9 @@ pub(crate) fn judge(step: Step, config: &Config, reply: &Value) -> Verdict {
         (Step::Hello, _) => ("HELLO", "the server refused HELLO".to_string()),
         (Step::Auth, _) => ("AUTH", "authentication failed".to_string()),
         (Step::SetName, _) => ("CLIENT SETNAME", "the server refused the client name".to_string()),
+        (Step::Tracking, _) => {
+            ("CLIENT TRACKING", "the server refused client-side caching with these options".to_string())
+        }
         (Step::Select, _) => ("SELECT", format!("could not select database {}", config.db)),
     };
     Verdict::Failed { step: step_name, message: format!("{why} ({text})") }
@@ -139,6 +178,34 @@ mod tests {
             [r#"["AUTH", "p"]"#]
         );
         assert!(steps(&Config::default(), Protocol::Resp2).is_empty());
+    }
+
+    #[test]
+    fn tracking_is_a_step_of_its_own_in_both_protocols() {
+        let t = Tracking::new().bcast().prefix("a:").prefix("b:").noloop();
+        let config = Config::default().with_tracking(t).with_db(1);
+        assert_eq!(
+            names(&steps(&config, Protocol::Resp3)),
+            [
+                r#"["HELLO", "3"]"#,
+                r#"["CLIENT", "TRACKING", "ON", "PREFIX", "a:", "PREFIX", "b:", "BCAST", "NOLOOP"]"#,
+                r#"["SELECT", "1"]"#
+            ]
+        );
+        assert!(refusal(&config, Protocol::Resp3).is_none());
+        let (step, why) = refusal(&config, Protocol::Resp2).expect("RESP2 without REDIRECT cannot work");
+        assert_eq!(step, "CLIENT TRACKING");
+        assert!(why.contains("Tracking::redirect") && why.contains("protocol=3"), "{why}");
+        let redirected = Config::default().with_tracking(Tracking::new().redirect(42).optin());
+        assert!(refusal(&redirected, Protocol::Resp2).is_none());
+        assert_eq!(
+            names(&steps(&redirected, Protocol::Resp2)),
+            [r#"["CLIENT", "TRACKING", "ON", "REDIRECT", "42", "OPTIN"]"#]
+        );
+        assert!(refusal(&Config::default(), Protocol::Resp2).is_none());
+        let (step, msg) = failure(Step::Tracking, &config, "ERR Prefixes are only allowed in BCAST mode");
+        assert_eq!(step, "CLIENT TRACKING");
+        assert!(msg.contains("Prefixes"), "{msg}");
     }
 
     fn error(text: &'static str) -> Value {

@@ -93,6 +93,8 @@ mod handshake;
 #[cfg(any(feature = "blocking", feature = "smol", feature = "async-std", test))]
 mod outage;
 mod pubsub;
+#[cfg(any(feature = "blocking", feature = "smol", feature = "async-std"))]
+mod push;
 mod request;
 mod state;
 mod url;

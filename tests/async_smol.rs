@@ -1,7 +1,5 @@
 //! The async client on smol against real servers: the shared cases in `async_common/cases.rs`.
 
-#[path = "support/proxy.rs"]
-mod proxy;
 mod pubsub_common;
 mod support;
 

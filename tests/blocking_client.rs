@@ -9,6 +9,7 @@ mod support;
 use blocking_common::calls;
 use redwire::blocking::{Client, DefaultConnector, Message, Pool, PubSubEvent, Stream};
 use redwire::cmd::{self, Commands, PipelineCommands, Script};
+use redwire::config::Tracking;
 use redwire::resp::Value;
 use redwire::{Cmd, Config, Error, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -155,7 +156,7 @@ fn refused_commands_say_what_to_use_instead() {
         (Cmd::new("EXEC"), "client.transaction"),
         (Cmd::new("PSUBSCRIBE").arg("a*"), "client.pubsub()"),
         (Cmd::new("AUTH").arg("pw"), "Config"),
-        (Cmd::new("CLIENT").arg("TRACKING").arg("ON"), "dedicated"),
+        (Cmd::new("CLIENT").arg("TRACKING").arg("ON"), "Config::with_tracking"),
     ] {
         let err = client.exec(&cmd).unwrap_err();
         assert!(matches!(&err, Error::Usage(m) if m.contains(hint)), "{cmd:?}: {err}");
@@ -405,4 +406,72 @@ fn handles_cross_threads_as_documented() {
     });
     committed.join().unwrap().unwrap();
     assert_eq!(client.get::<String>("k").unwrap(), "from another thread");
+}
+
+#[test]
+fn tracking_invalidations_reach_the_push_handler_and_never_a_reply() {
+    let server = Server::start();
+    let writer = Client::open(&server.url()).unwrap();
+    for base in urls(&server) {
+        let seen: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+        let log = seen.clone();
+        let config = Config::from_url(&format!("{base}?protocol=3")).unwrap().with_tracking(Tracking::new());
+        let pool =
+            Pool::builder(config).max_size(1).push_handler(move |v| log.lock().unwrap().push(v)).build();
+        let tracked = Client::with_pool(pool.clone());
+        let _: () = writer.set("cached", "v1").unwrap();
+        assert_eq!(tracked.get::<String>("cached").unwrap(), "v1"); // the server now tracks "cached"
+        let _: () = writer.set("cached", "v2").unwrap(); // ... and invalidates it on the tracked connection
+                                                         // The invalidation is read before the next reply; the reply is the command's own.
+        assert_eq!(tracked.get::<String>("cached").unwrap(), "v2");
+        let pushes = seen.lock().unwrap().clone();
+        let expected = Value::Push(vec![
+            Value::BulkString("invalidate".into()),
+            Value::Array(vec![Value::BulkString("cached".into())]),
+        ]);
+        assert_eq!(pushes, vec![expected], "{base}");
+        assert_eq!(pool.stats().unhandled_pushes, 0);
+
+        // Without a handler, the push is counted, not delivered as a reply.
+        let config = Config::from_url(&format!("{base}?protocol=3")).unwrap().with_tracking(Tracking::new());
+        let pool = Pool::builder(config).max_size(1).build();
+        let untracked_handler = Client::with_pool(pool.clone());
+        assert_eq!(untracked_handler.get::<String>("cached").unwrap(), "v2");
+        let _: () = writer.set("cached", "v3").unwrap();
+        assert_eq!(untracked_handler.get::<String>("cached").unwrap(), "v3");
+        assert_eq!(pool.stats().unhandled_pushes, 1, "{base}");
+    }
+}
+
+#[test]
+fn tracking_over_resp2_needs_a_redirect_and_says_so() {
+    let server = Server::start();
+    let config =
+        Config::from_url(&format!("{}?protocol=2", server.url())).unwrap().with_tracking(Tracking::new());
+    match Client::new(config) {
+        Err(Error::Handshake { step, message }) => {
+            assert_eq!(step, "CLIENT TRACKING");
+            assert!(message.contains("Tracking::redirect") && message.contains("protocol=3"), "{message}");
+        }
+        other => panic!("expected a handshake error, got {other:?}"),
+    }
+    // With a redirect the server accepts it and the tracked connections report where invalidations go.
+    let mut raw = server.raw();
+    let Value::Integer(id) = raw.cmd_str(&["CLIENT", "ID"]) else { panic!("CLIENT ID is an integer") };
+    let config = Config::from_url(&format!("{}?protocol=2", server.url()))
+        .unwrap()
+        .with_tracking(Tracking::new().redirect(id as u64));
+    let client = Client::new(config).unwrap();
+    let redirect: i64 = client.run(cmd::client_getredir()).unwrap();
+    assert_eq!(redirect, id);
+    // A server refusal names the step: prefixes without BCAST.
+    let config = Config::from_url(&format!("{}?protocol=3", server.url()))
+        .unwrap()
+        .with_tracking(Tracking::new().prefix("p:"));
+    match Client::new(config) {
+        Err(Error::Handshake { step: "CLIENT TRACKING", message }) => {
+            assert!(message.contains("refused"), "{message}")
+        }
+        other => panic!("expected a handshake error, got {other:?}"),
+    }
 }

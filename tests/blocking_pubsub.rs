@@ -220,3 +220,34 @@ fn a_buffer_that_holds_nothing_is_refused() {
     let err = sub.set_buffer(PubSubBuffer::default().with_max_messages(0)).unwrap_err();
     assert!(matches!(&err, Error::Config(m) if m.contains("at least 1")), "{err:?}");
 }
+
+#[test]
+fn pushes_on_the_pubsub_connection_reach_the_push_handler() {
+    use redwire::blocking::Pool;
+    use redwire::config::Tracking;
+    use std::sync::{Arc, Mutex};
+    let server = Server::start();
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let log = seen.clone();
+    let config = redwire::Config::from_url(&format!("{}?protocol=3", server.url()))
+        .unwrap()
+        .with_tracking(Tracking::new().bcast().prefix("k:"));
+    let pool = Pool::builder(config).push_handler(move |v| log.lock().unwrap().push(v)).build();
+    let client = Client::with_pool(pool.clone());
+    let mut sub = client.pubsub().unwrap();
+    sub.subscribe("ch").unwrap();
+    // A message, an invalidation and a message, read together: the push goes to the handler, whichever
+    // way the PubSub reads it, and the messages to the reader.
+    let mut raw = server.raw();
+    assert_eq!(publish(&mut raw, "PUBLISH", "ch", "one"), Value::Integer(1));
+    assert_eq!(raw.cmd_str(&["SET", "k:1", "v"]), Value::SimpleString("OK".into()));
+    assert_eq!(publish(&mut raw, "PUBLISH", "ch", "two"), Value::Integer(1));
+    assert_eq!(next_message(&mut sub).payload, Value::BulkString("one".into()));
+    assert_eq!(next_message(&mut sub).payload, Value::BulkString("two".into()));
+    let invalidate = Value::Push(vec![
+        Value::BulkString("invalidate".into()),
+        Value::Array(vec![Value::BulkString("k:1".into())]),
+    ]);
+    assert_eq!(*seen.lock().unwrap(), vec![invalidate]);
+    assert_eq!(pool.stats().unhandled_pushes, 0);
+}

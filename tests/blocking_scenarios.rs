@@ -4,17 +4,18 @@
 mod scenarios;
 mod support;
 
-use redwire::blocking::{Client, PubSub, PubSubEvent};
+use redwire::blocking::{Client, Pool, PubSub, PubSubEvent};
 use redwire::cmd::PipelineCommands;
 use redwire::resp::Value;
-use redwire::{Cmd, Error, FromValue, Result};
-use scenarios::{Received, TxBody};
-use std::time::{Duration, Instant};
+use redwire::{Cmd, Config, Error, Result};
+use scenarios::{PubSubItem, PushFn, TxBody};
+use std::time::Duration;
 
 struct Blocking;
 
 impl scenarios::Runtime for Blocking {
     const NAME: &'static str = "blocking";
+    const LOAD_WORKERS: usize = 64;
     type Client = Client;
     type PubSub = PubSub;
 
@@ -22,8 +23,22 @@ impl scenarios::Runtime for Blocking {
         Client::open(url)
     }
 
+    fn connect_with(config: Config, on_push: Option<PushFn>) -> Result<Client> {
+        let mut pool = Pool::builder(config);
+        if let Some(handler) = on_push {
+            pool = pool.push_handler(move |v| handler(v));
+        }
+        let client = Client::with_pool(pool.build());
+        client.exec(&Cmd::new("PING"))?; // connect now, as Client::open does
+        Ok(client)
+    }
+
     fn exec(c: &Client, cmd: Cmd) -> Result<Value> {
         c.exec(&cmd)
+    }
+
+    fn exec_abandoned(_: &Client, _: Cmd, _: Duration) -> Option<Result<Option<Value>>> {
+        None // a blocking call returns only with its reply or its timeout
     }
 
     fn pipeline(c: &Client, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Value>> {
@@ -99,20 +114,21 @@ impl scenarios::Runtime for Blocking {
         Ok(())
     }
 
-    fn next_message(p: &mut PubSub, timeout: Duration) -> Result<Option<Received>> {
+    fn next_event(p: &mut PubSub, timeout: Duration) -> Result<Option<PubSubItem>> {
+        let Some(event) = p.get_message(timeout)? else { return Ok(None) };
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match p.get_message(left)? {
-                None => return Ok(None),
-                Some(PubSubEvent::Message(m)) => {
-                    let payload = Vec::<u8>::from_value(m.payload)?;
-                    return Ok(Some((text(&m.channel), m.pattern.as_deref().map(text), payload)));
-                }
-                Some(_) => continue, // a reconnect or lag notice: keep waiting for messages
+        Ok(Some(match event {
+            PubSubEvent::Message(m) => {
+                let payload = match m.payload {
+                    Value::BulkString(b) => b.to_vec(),
+                    other => format!("{other:?}").into_bytes(),
+                };
+                PubSubItem::Message((text(&m.channel), m.pattern.as_deref().map(text), payload))
             }
-        }
+            PubSubEvent::Reconnected { cause } => PubSubItem::Reconnected(cause.to_string()),
+            PubSubEvent::Lagged { dropped } => PubSubItem::Lagged(dropped),
+            other => panic!("an event the scenarios do not know: {other:?}"),
+        }))
     }
 }
 

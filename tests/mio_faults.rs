@@ -10,60 +10,10 @@ use mio_common::{bulk, cmd, Loop};
 use redwire::config::Protocol;
 use redwire::mio::Connection;
 use redwire::{Config, Error, Event, Pipeline};
-use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
-use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use support::Server;
-
-/// The fake server's script: read until `until` has arrived, write `reply`, close. Returns what it read.
-fn serve(mut stream: impl Read + Write, until: &[u8], reply: &[u8]) -> Vec<u8> {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !seen.windows(until.len()).any(|w| w == until) {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return seen,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    stream.write_all(reply).unwrap();
-    seen // the stream is dropped here: the socket closes
-}
-
-fn fake_tcp(until: &'static [u8], reply: &'static [u8]) -> (u16, JoinHandle<Vec<u8>>) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        serve(stream, until, reply)
-    });
-    (port, handle)
-}
-
-/// A socket path in a fresh directory, removed on drop.
-struct SocketDir(PathBuf);
-
-impl SocketDir {
-    fn new(name: &str) -> SocketDir {
-        let dir = std::env::temp_dir().join(format!("redwire-mio-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        SocketDir(dir)
-    }
-
-    fn path(&self) -> PathBuf {
-        self.0.join("fake.sock")
-    }
-}
-
-impl Drop for SocketDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::fake::{FakeServer, Script};
+use support::{Server, TempDir};
 
 fn assert_closed_unanswered(result: Result<Event, Error>) {
     match result {
@@ -75,9 +25,9 @@ fn assert_closed_unanswered(result: Result<Event, Error>) {
 #[test]
 fn a_server_closing_mid_reply_over_tcp_gives_closed_and_no_half_reply() {
     // RESP2, database 0, no credentials: no handshake, the GET is the first thing the server reads.
-    let (port, fake) = fake_tcp(b"$4\r\nhalf\r\n", b"$10\r\nhello");
+    let fake = FakeServer::start(Script::new().read(1).reply(b"$10\r\nhello").close());
     let mut lp = Loop::new();
-    let c = lp.connect(Config::tcp("127.0.0.1", port).with_protocol(Protocol::Resp2));
+    let c = lp.connect(Config::tcp("127.0.0.1", fake.port()).with_protocol(Protocol::Resp2));
     lp.ready(c);
     let id = lp.send(c, &["GET", "half"]);
     assert_closed_unanswered(lp.wait(c, id));
@@ -86,27 +36,22 @@ fn a_server_closing_mid_reply_over_tcp_gives_closed_and_no_half_reply() {
     // Sticky: the next poll and the next send fail the same way.
     assert!(matches!(lp.conn(c).poll_event(), Err(Error::Closed(_))));
     assert!(matches!(lp.conn(c).send(&cmd(&["PING"]), Instant::now()), Err(Error::Closed(_))));
-    assert_eq!(fake.join().unwrap(), b"*2\r\n$3\r\nGET\r\n$4\r\nhalf\r\n");
+    assert_eq!(fake.join()[0].raw, b"*2\r\n$3\r\nGET\r\n$4\r\nhalf\r\n");
 }
 
 #[test]
 fn a_server_closing_mid_pipeline_over_unix_gives_closed_and_no_partial_pipeline() {
-    let dir = SocketDir::new("pipeline");
-    let listener = UnixListener::bind(dir.path()).unwrap();
-    let fake = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        // The first reply whole, the second cut inside an array.
-        serve(stream, b"$4\r\nECHO\r\n$1\r\nb\r\n", b"$1\r\na\r\n*2\r\n$1\r\nb\r\n$3\r\nxy")
-    });
+    // Both ECHOs read; the first reply whole, the second cut inside an array.
+    let fake =
+        FakeServer::start(Script::new().read(2).reply(b"$1\r\na\r\n*2\r\n$1\r\nb\r\n$3\r\nxy").close());
     let mut lp = Loop::new();
-    let c = lp.connect(Config::unix(dir.path()).with_protocol(Protocol::Resp2));
+    let c = lp.connect(Config::unix(fake.unix_path()).with_protocol(Protocol::Resp2));
     lp.ready(c);
     let pipe: Pipeline = [cmd(&["ECHO", "a"]), cmd(&["ECHO", "b"])].into_iter().collect();
     let id = lp.conn(c).send_pipeline(&pipe, Instant::now()).unwrap();
     assert_closed_unanswered(lp.wait(c, id));
     assert!(lp.take_stash(c).is_empty());
-    fake.join().unwrap();
+    fake.join();
 }
 
 #[test]
@@ -157,8 +102,8 @@ fn a_refused_tcp_connect_is_an_io_error_naming_the_address() {
 
 #[test]
 fn a_missing_unix_socket_fails_at_connect() {
-    let dir = SocketDir::new("missing");
-    match Connection::connect(Config::unix(dir.path()), Instant::now()) {
+    let dir = TempDir::new();
+    match Connection::connect(Config::unix(dir.0.join("fake.sock")), Instant::now()) {
         Err(Error::Io(e)) => {
             assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
             assert!(e.to_string().contains("fake.sock"), "{e}");

@@ -3,8 +3,8 @@
 //! transactions, pub/sub, SCAN iterators and scripts.
 //!
 //! Each call checks a connection out of the pool, runs one request on it and gives it back. Nothing here
-//! decides anything about the protocol; commands a pooled connection must not run are refused by asking
-//! the command table ([`cmd::info_for`]).
+//! decides anything about the protocol; commands a pooled connection must not run are refused by the
+//! core's rule for shared connections.
 
 use super::pipeline::Pipeline;
 use super::pool::{Pool, Pooled};
@@ -14,7 +14,6 @@ use crate::cmd::{self, Commands, ScanState, ScriptCall};
 use crate::resp::Value;
 use crate::{Cmd, Config, Error, FromValue, Result, ToArgs};
 use std::collections::VecDeque;
-use std::sync::OnceLock;
 
 /// A blocking Redis client: `Send + Sync + Clone`, backed by a connection [`Pool`].
 ///
@@ -263,7 +262,7 @@ impl Client {
 
     /// One command on a pooled connection; the raw reply (server errors as `Value::Error`).
     pub(crate) fn request(&self, cmd: &Cmd) -> Result<Value> {
-        refuse_excluded(cmd)?;
+        cmd::refuse_on_shared(cmd)?;
         let mut conn: Pooled = self.pool.checkout()?;
         conn.request(cmd)
     }
@@ -276,53 +275,6 @@ impl Commands for Client {
     fn run<T: FromValue>(&self, cmd: impl Into<Cmd>) -> Result<T> {
         T::from_value(self.request(&cmd.into())?)
     }
-}
-
-/// [`Error::Usage`] for a command a pooled connection must not run, saying what to use instead.
-pub(crate) fn refuse_excluded(cmd: &Cmd) -> Result<()> {
-    if !may_be_excluded(cmd.name()) {
-        return Ok(());
-    }
-    let Some(info) = cmd::info_for(cmd) else { return Ok(()) };
-    let Some(reason) = info.excluded else { return Ok(()) };
-    let name = info.name;
-    let instead = match name {
-        "watch" | "unwatch" | "multi" | "exec" | "discard" => {
-            "use client.transaction(&keys, |tx| ...), client.watch(&keys), or client.pipeline() (atomic)"
-        }
-        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" => {
-            "use client.pubsub()"
-        }
-        "select" => {
-            "put the database in the URL (redis://host/2) or Config::with_db, and make a Client for it"
-        }
-        "auth" | "hello" | "client|setname" | "client|setinfo" => {
-            "set credentials, protocol and client name in the URL or Config, and make a Client with it"
-        }
-        "quit" | "reset" => "drop the Client: its pool closes the connections",
-        _ => "the blocking client has no dedicated-connection API for it",
-    };
-    Err(Error::Usage(format!("{} cannot run on a pooled Client: {reason}; {instead}", info.display_name())))
-}
-
-/// `false` when no command the table excludes starts with `name`'s first word: every excluded entry is a
-/// top-level command or a subcommand of a container, and that name or container is the first word (up to
-/// a space or `|`, which [`cmd::lookup`] reads as a space). Skips the table's binary searches for almost
-/// every command; they were a quarter of the client's CPU in a pipeline of 128 SETs.
-fn may_be_excluded(name: &[u8]) -> bool {
-    static FIRST_WORDS: OnceLock<Vec<&'static str>> = OnceLock::new();
-    let words = FIRST_WORDS.get_or_init(|| {
-        let mut words: Vec<&str> = cmd::COMMANDS
-            .iter()
-            .filter(|c| c.excluded.is_some())
-            .map(|c| c.container.unwrap_or(c.name))
-            .collect();
-        words.sort_unstable();
-        words.dedup();
-        words
-    });
-    let first = name.split(|&b| b == b' ' || b == b'|').next().unwrap_or(name);
-    words.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(first))
 }
 
 /// An iterator over the items of a SCAN-family command, from [`Client::scan_iter`].
@@ -361,43 +313,5 @@ impl<T: FromValue> Iterator for ScanIter<T> {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The table's answer, without the shortcut.
-    fn excluded_by_table(cmd: &Cmd) -> bool {
-        cmd::info_for(cmd).is_some_and(|info| info.excluded.is_some())
-    }
-
-    #[test]
-    fn the_shortcut_never_lets_an_excluded_command_through() {
-        let mut excluded = 0;
-        for info in cmd::COMMANDS {
-            let (top, sub) = match info.name.split_once('|') {
-                Some((top, sub)) => (top, Some(sub)),
-                None => (info.name, None),
-            };
-            let mut forms = Vec::new();
-            for case in [str::to_ascii_lowercase, str::to_ascii_uppercase] {
-                let mut split = Cmd::new(case(top));
-                if let Some(sub) = sub {
-                    split = split.arg(case(sub));
-                    forms.push(Cmd::new(format!("{} {}", case(top), case(sub))));
-                    forms.push(Cmd::new(case(info.name)));
-                }
-                forms.push(split.arg("x"));
-            }
-            for form in &forms {
-                let table = excluded_by_table(form);
-                assert_eq!(refuse_excluded(form).is_err(), table, "{form:?}");
-                excluded += usize::from(table);
-            }
-        }
-        assert!(excluded > 20, "the table excludes commands: {excluded} forms refused");
-        assert!(!may_be_excluded(b"SET") && !may_be_excluded(b"get") && may_be_excluded(b"Client"));
     }
 }

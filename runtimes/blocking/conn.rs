@@ -6,6 +6,7 @@
 //! request a reply answers, when a connection is poisoned or reusable, is the core's answer.
 
 use super::stream::{Connector, Stream};
+use crate::push::PushSink;
 use crate::resp::Value;
 use crate::{Cmd, Config, Connection, Error, Event, RequestId, Result};
 use std::collections::VecDeque;
@@ -31,11 +32,14 @@ pub(crate) struct Conn {
     pub(crate) stash: VecDeque<Event>,
     /// When the connection was last handed back (for the pool's idle health check).
     pub(crate) idle_since: Instant,
+    /// Where RESP3 pushes that answer no request go.
+    pushes: PushSink,
 }
 
 impl Conn {
     /// Connects with `connector` and completes the handshake, all within `Config::connect_timeout`.
-    pub(crate) fn open(config: &Config, connector: &dyn Connector) -> Result<Conn> {
+    /// Pushes that answer no request go to `pushes`.
+    pub(crate) fn open(config: &Config, connector: &dyn Connector, pushes: PushSink) -> Result<Conn> {
         let started = Instant::now();
         let budget = config.connect_timeout();
         let deadline = budget.and_then(|t| started.checked_add(t));
@@ -52,6 +56,7 @@ impl Conn {
             read_size: MIN_READ,
             stash: VecDeque::new(),
             idle_since: started,
+            pushes,
         };
         loop {
             match conn.next_event(deadline)? {
@@ -115,7 +120,7 @@ impl Conn {
                 }
                 e if e.id() == Some(id) => return Ok(Some(e)),
                 e @ (Event::Message(_) | Event::Subscription { .. }) => self.stash.push_back(e),
-                _ => {} // Ready after RESET, RESP3 pushes nobody asked for
+                _ => {} // Ready after RESET
             }
         }
     }
@@ -127,7 +132,8 @@ impl Conn {
     }
 
     /// Writes what is pending, then returns the next event, reading as needed. `Ok(None)` once `until`
-    /// passes with no event. Every error is fatal for this connection.
+    /// passes with no event. RESP3 pushes that answer no request go to the push sink, never to the
+    /// caller. Every error is fatal for this connection.
     pub(crate) fn next_event(&mut self, until: Option<Instant>) -> Result<Option<Event>> {
         let result = self.turn(until);
         if result.is_err() {
@@ -141,8 +147,13 @@ impl Conn {
             while let Some(bytes) = self.conn.poll_transmit() {
                 self.stream.write_all(&bytes)?;
             }
-            if let Some(event) = self.conn.poll_event()? {
-                return Ok(Some(event));
+            match self.conn.poll_event()? {
+                Some(Event::Push(push)) => {
+                    self.pushes.deliver(push);
+                    continue;
+                }
+                Some(event) => return Ok(Some(event)),
+                None => {}
             }
             let now = Instant::now();
             let deadline = self.conn.poll_timeout();
@@ -174,10 +185,7 @@ impl Conn {
     /// read (the socket is empty), end-of-file or `WouldBlock`, leaving the last read's events to the
     /// caller. `Ok(false)`: the stream has no non-blocking mode and
     /// nothing was read. Every error is fatal for this connection.
-    pub(crate) fn read_ready(
-        &mut self,
-        mut between: impl FnMut(&mut Connection) -> Result<bool>,
-    ) -> Result<bool> {
+    pub(crate) fn read_ready(&mut self, mut between: impl FnMut(&mut Conn) -> Result<bool>) -> Result<bool> {
         match self.stream.set_nonblocking(true) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Unsupported => return Ok(false),
@@ -188,7 +196,7 @@ impl Conn {
         }
         let mut result = Ok(true);
         while matches!(result, Ok(true)) {
-            result = between(&mut self.conn);
+            result = between(self);
             if !matches!(result, Ok(true)) {
                 break;
             }
@@ -211,6 +219,21 @@ impl Conn {
             self.broken = true;
         }
         result.map(|_| true)
+    }
+
+    /// The next event the connection has decoded already, without any I/O (pushes that answer no
+    /// request go to the push sink). Every error is fatal for this connection.
+    pub(crate) fn poll_decoded(&mut self) -> Result<Option<Event>> {
+        loop {
+            match self.conn.poll_event() {
+                Ok(Some(Event::Push(push))) => self.pushes.deliver(push),
+                Ok(event) => return Ok(event),
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            }
+        }
     }
 
     /// Sets the socket's read timeout to about `wait`. A timeout already set that is at most a little
@@ -268,10 +291,11 @@ impl Conn {
         let alive = match read {
             Ok(0) => false,
             Err(e) => e.kind() == ErrorKind::WouldBlock,
-            // Unasked bytes: only the core knows whether they are harmless (a RESP3 push) or not.
+            // Unasked bytes: only the core knows whether they are harmless (a RESP3 push, handed to the
+            // push sink) or not.
             Ok(_) => loop {
                 match self.conn.poll_event() {
-                    Ok(Some(Event::Push(_))) => continue,
+                    Ok(Some(Event::Push(push))) => self.pushes.deliver(push),
                     Ok(Some(_)) | Err(_) => break false,
                     Ok(None) => break true,
                 }

@@ -2,7 +2,7 @@
 //! atomic (`MULTI`/`EXEC`) by default. Also [`Queue`], the list a [`Transaction`](super::Transaction)
 //! queues into. The core's [`crate::Pipeline`] holds the commands and folds the replies.
 
-use super::client::{refuse_excluded, Client};
+use super::client::Client;
 use crate::cmd::PipelineCommands;
 use crate::pipeline::Pipeline as Batch;
 use crate::resp::Value;
@@ -152,7 +152,7 @@ impl PipelineCommands for Queue {
     fn queue(&mut self, cmd: impl Into<Cmd>) -> &mut Queue {
         let cmd = cmd.into();
         if self.refused.is_none() {
-            if let Err(Error::Usage(m)) = refuse_excluded(&cmd) {
+            if let Err(Error::Usage(m)) = crate::cmd::refuse_on_shared(&cmd) {
                 self.refused = Some(Error::Usage(format!("command {} of the pipeline: {m}", self.len() + 1)));
             }
         }

@@ -7,6 +7,8 @@
 
 use super::conn::Conn;
 use super::stream::{Connector, DefaultConnector};
+use crate::push::PushSink;
+use crate::resp::Value;
 use crate::{Config, Error, Result};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -61,6 +63,7 @@ struct Inner {
     max_size: usize,
     checkout_timeout: Duration,
     health_check_after: Duration,
+    pushes: PushSink,
     state: Mutex<State>,
     freed: Condvar,
 }
@@ -92,6 +95,9 @@ pub struct PoolStats {
     /// Connections closed instead of reused (dead at checkout, failed health check, broken, poisoned, or
     /// left in a state another user must not inherit).
     pub discarded: u64,
+    /// RESP3 pushes that answered no request and found no [`push_handler`](PoolBuilder::push_handler)
+    /// (with [`Config::with_tracking`] off and no module sending pushes, this stays 0).
+    pub unhandled_pushes: u64,
 }
 
 /// Builds a [`Pool`]: `Pool::builder(config).max_size(8).build()`.
@@ -102,6 +108,7 @@ pub struct PoolBuilder {
     max_size: usize,
     checkout_timeout: Duration,
     health_check_after: Duration,
+    push_handler: Option<crate::push::PushHandler>,
 }
 
 impl PoolBuilder {
@@ -131,6 +138,38 @@ impl PoolBuilder {
         self
     }
 
+    /// Calls `handler` with every RESP3 push that answers no request, from any connection of the pool
+    /// (pub/sub connections included): the `invalidate` pushes of client-side caching
+    /// ([`Config::with_tracking`]), a module's pushes. Pub/sub messages are not pushes: they go to the
+    /// [`PubSub`](super::PubSub). Without a handler, such pushes are counted in
+    /// [`PoolStats::unhandled_pushes`] and dropped.
+    ///
+    /// The handler runs on the thread that reads the connection, in the middle of a command or a
+    /// checkout: keep it short, and do not call the client from it. A push on a connection that sits
+    /// idle in the pool is read when the connection is next checked out.
+    ///
+    /// ```no_run
+    /// use redwire::blocking::{Client, Pool};
+    /// use redwire::config::Tracking;
+    /// use redwire::Config;
+    /// use std::sync::mpsc;
+    ///
+    /// let (tx, invalidations) = mpsc::channel();
+    /// let config = Config::from_url("redis://127.0.0.1:6379?protocol=3")?.with_tracking(Tracking::new());
+    /// let pool = Pool::builder(config)
+    ///     .push_handler(move |push| {
+    ///         let _ = tx.send(push);
+    ///     })
+    ///     .build();
+    /// let client = Client::with_pool(pool);
+    /// # let _ = (client, invalidations);
+    /// # Ok::<(), redwire::Error>(())
+    /// ```
+    pub fn push_handler(mut self, handler: impl Fn(Value) + Send + Sync + 'static) -> PoolBuilder {
+        self.push_handler = Some(std::sync::Arc::new(handler));
+        self
+    }
+
     /// The pool. Opens no connection: the first checkout does.
     pub fn build(self) -> Pool {
         Pool {
@@ -140,6 +179,7 @@ impl PoolBuilder {
                 max_size: self.max_size,
                 checkout_timeout: self.checkout_timeout,
                 health_check_after: self.health_check_after,
+                pushes: PushSink::new(self.push_handler),
                 state: Mutex::new(State::default()),
                 freed: Condvar::new(),
             }),
@@ -161,6 +201,7 @@ impl Pool {
             max_size: DEFAULT_MAX_SIZE,
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
             health_check_after: DEFAULT_HEALTH_CHECK_AFTER,
+            push_handler: None,
         }
     }
 
@@ -178,6 +219,7 @@ impl Pool {
             max_size: self.inner.max_size,
             created: state.created,
             discarded: state.discarded,
+            unhandled_pushes: self.inner.pushes.unhandled(),
         }
     }
 
@@ -244,14 +286,18 @@ impl Pool {
 
     /// A connection of its own, outside the pool's count (pub/sub): same config, same connector.
     pub(crate) fn open(&self) -> Result<Conn> {
-        Conn::open(&self.inner.config, &*self.inner.connector)
+        Conn::open(&self.inner.config, &*self.inner.connector, self.inner.pushes.clone())
     }
 
     /// [`open`](Self::open) within `within` too (a pub/sub read reconnecting inside its caller's timeout).
     pub(crate) fn open_within(&self, within: Duration) -> Result<Conn> {
         let config = &self.inner.config;
         let budget = config.connect_timeout().map_or(within, |t| t.min(within));
-        Conn::open(&config.clone().with_connect_timeout(budget), &*self.inner.connector)
+        Conn::open(
+            &config.clone().with_connect_timeout(budget),
+            &*self.inner.connector,
+            self.inner.pushes.clone(),
+        )
     }
 
     fn healthy(&self, conn: &mut Conn) -> bool {

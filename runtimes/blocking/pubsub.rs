@@ -16,7 +16,7 @@ use crate::event::PubSubEvent;
 use crate::inbox::{BufferStats, Inbox, PubSubBuffer, READ_BUDGET};
 use crate::outage::{replicate, Outage};
 use crate::resp::Value;
-use crate::{Cmd, Connection, Error, Event, FromValue, Result, ToArgs};
+use crate::{Cmd, Error, Event, FromValue, Result, ToArgs};
 use std::time::{Duration, Instant};
 
 /// A connection of its own for pub/sub, from [`Client::pubsub`](super::Client::pubsub); closed when
@@ -269,7 +269,7 @@ impl PubSub {
     fn take_ready(&mut self) -> Result<()> {
         let Some(conn) = self.conn.as_mut() else { return Ok(()) };
         let inbox = &mut self.inbox;
-        file_decoded(&mut conn.conn, inbox)?;
+        file_decoded(conn, inbox)?;
         let now = Instant::now();
         if inbox.read_due(now) {
             let mut filed = 0;
@@ -278,7 +278,7 @@ impl PubSub {
                 inbox.detach();
                 Ok(filed < READ_BUDGET)
             })?;
-            file_decoded(&mut conn.conn, inbox)?;
+            file_decoded(conn, inbox)?;
             inbox.note_read(now);
         }
         Ok(())
@@ -369,16 +369,17 @@ fn file(inbox: &mut Inbox, event: Event) -> Result<()> {
                     .into(),
             ))
         }
-        // Confirmations the server sent on its own (the core updated its subscriptions), RESP3 pushes.
+        // Confirmations the server sent on its own (the core updated its subscriptions). RESP3 pushes
+        // never get here: `Conn` hands them to the push sink.
         _ => {}
     }
     Ok(())
 }
 
 /// Files every event `conn` has decoded already; returns how many.
-fn file_decoded(conn: &mut Connection, inbox: &mut Inbox) -> Result<usize> {
+fn file_decoded(conn: &mut Conn, inbox: &mut Inbox) -> Result<usize> {
     let mut n = 0;
-    while let Some(event) = conn.poll_event()? {
+    while let Some(event) = conn.poll_decoded()? {
         file(inbox, event)?;
         n += 1;
     }

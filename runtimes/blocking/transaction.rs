@@ -3,7 +3,6 @@
 //! [`execute`](Transaction::execute) them in `MULTI`/`EXEC`. Dropping it unwatches (or discards the
 //! connection). The retry loop around it is [`Client::transaction`](super::Client::transaction).
 
-use super::client::refuse_excluded;
 use super::pipeline::Queue;
 use super::pool::Pooled;
 use crate::cmd::Commands;
@@ -167,7 +166,7 @@ impl Transaction {
 
     /// One command at once on the held connection; the raw reply.
     fn request(&self, cmd: &Cmd) -> Result<Value> {
-        refuse_excluded(cmd)?;
+        crate::cmd::refuse_on_shared(cmd)?;
         self.conn.borrow_mut().request(cmd)
     }
 }

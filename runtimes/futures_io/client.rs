@@ -8,8 +8,9 @@ use super::driver::{self, Health, Payload, Request, Shared};
 use super::pipeline::Pipeline;
 use super::pool::Pool;
 use super::pubsub::PubSub;
-use super::{oneshot, refuse_excluded, Rt};
+use super::{oneshot, Rt};
 use crate::cmd::{block_time, Block, Commands};
+use crate::push::PushSink;
 use crate::resp::Value;
 use crate::{Cmd, Config, Error, Event, FromValue, Result};
 use std::fmt;
@@ -85,14 +86,49 @@ impl<R: Rt> Client<R> {
 
     /// A client for `config`. Nothing is connected yet: the first request connects.
     pub fn new(config: Config) -> Client<R> {
+        Client::with_pushes(config, PushSink::default())
+    }
+
+    /// A client for `config` that calls `handler` with every RESP3 push that answers no request, from
+    /// any of its connections (shared, dedicated, pub/sub): the `invalidate` pushes of client-side
+    /// caching ([`Config::with_tracking`]), a module's pushes. Pub/sub messages are not pushes: they go to
+    /// the [`PubSub`]. A [`new`](Self::new) client counts such pushes in
+    /// [`unhandled_pushes`](Self::unhandled_pushes) and drops them.
+    ///
+    /// The handler runs inside the task that reads the connection (the shared connection's driver, or
+    /// the task awaiting a dedicated connection): keep it short and never block in it.
+    ///
+    /// ```no_run
+    /// use redwire::config::Tracking;
+    /// use redwire::Config;
+    ///
+    /// let config = Config::from_url("redis://127.0.0.1:6379?protocol=3")?.with_tracking(Tracking::new());
+    /// let (tx, invalidations) = std::sync::mpsc::channel();
+    /// let client = redwire::smol::Client::with_push_handler(config, move |push| {
+    ///     let _ = tx.send(push);
+    /// });
+    /// # let _ = (client, invalidations);
+    /// # Ok::<(), redwire::Error>(())
+    /// ```
+    pub fn with_push_handler(config: Config, handler: impl Fn(Value) + Send + Sync + 'static) -> Client<R> {
+        Client::with_pushes(config, PushSink::new(Some(Arc::new(handler))))
+    }
+
+    fn with_pushes(config: Config, pushes: PushSink) -> Client<R> {
         Client {
             inner: Arc::new(Inner {
-                pool: Pool::new(config.clone()),
+                pool: Pool::new(config.clone(), pushes),
                 config,
                 shared: Mutex::new(None),
                 health: Arc::default(),
             }),
         }
+    }
+
+    /// RESP3 pushes that answered no request and had no handler (see
+    /// [`with_push_handler`](Self::with_push_handler)); 0 unless tracking or a module sends pushes.
+    pub fn unhandled_pushes(&self) -> u64 {
+        self.inner.pool.pushes().unhandled()
     }
 
     /// The configuration every connection of this client is made from.
@@ -143,7 +179,13 @@ impl<R: Rt> Client<R> {
         if let Err(back) = shared.submit(request) {
             let _ = back.reply.send(Err(Error::Closed("a fresh connection refused a request".into())));
         }
-        R::spawn(driver::run::<R>(shared.clone(), self.inner.config.clone(), self.inner.health.clone()));
+        let pushes = self.inner.pool.pushes().clone();
+        R::spawn(driver::run::<R>(
+            shared.clone(),
+            self.inner.config.clone(),
+            self.inner.health.clone(),
+            pushes,
+        ));
         *current = Some(shared);
         rx
     }
@@ -210,7 +252,7 @@ impl<R: Rt, T: FromValue> Future for Reply<'_, R, T> {
                     let State::Start(cmd) = std::mem::replace(&mut this.state, State::Done) else {
                         unreachable!("matched just above")
                     };
-                    if let Err(e) = refuse_excluded(&cmd) {
+                    if let Err(e) = crate::cmd::refuse_on_shared(&cmd) {
                         return Poll::Ready(Err(e));
                     }
                     this.state = if block_time(&cmd) == Block::No {

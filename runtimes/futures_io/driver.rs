@@ -10,6 +10,7 @@
 
 use super::wire::{timed_out, Wire};
 use super::{oneshot, replicate, Rt};
+use crate::push::PushSink;
 use crate::{Cmd, Config, Error, Event, Pipeline, RequestId, Result};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -128,12 +129,12 @@ impl Health {
 
 /// The driver task: waits out the backoff, connects, then serves the queue until the connection dies or
 /// every client is gone.
-pub(crate) async fn run<R: Rt>(shared: Arc<Shared>, config: Config, health: Arc<Health>) {
+pub(crate) async fn run<R: Rt>(shared: Arc<Shared>, config: Config, health: Arc<Health>, pushes: PushSink) {
     let delay = super::backoff(health.failures());
     if !delay.is_zero() {
         R::sleep_until(Instant::now() + delay).await;
     }
-    match Wire::<R>::connect(&config).await {
+    match Wire::<R>::connect(&config, pushes).await {
         Ok(wire) => {
             health.failures.store(0, Ordering::Relaxed);
             Driver { wire, shared, waiting: VecDeque::new(), wake: Vec::new(), spare: Vec::new() }.await
@@ -193,7 +194,7 @@ impl<R: Rt> Driver<R> {
 
     /// Hands an event to the request it answers.
     fn dispatch(&mut self, event: Event) {
-        let Some(id) = event.id() else { return }; // Ready, or traffic nobody on a shared connection asked for
+        let Some(id) = event.id() else { return }; // Ready (pushes went to the push sink in the wire)
         let Some(at) = self.waiting.iter().position(|(waiting, _)| *waiting == id) else { return };
         let Some((_, reply)) = self.waiting.remove(at) else { return };
         let answer = match event {

@@ -33,7 +33,6 @@ pub use scan::Scan;
 pub use transaction::{Committed, Multi, Transaction, DEFAULT_MAX_ATTEMPTS};
 
 use crate::config::Address;
-use crate::Error;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::future::Future;
 use std::io;
@@ -61,55 +60,3 @@ pub trait Rt: Send + Sync + 'static {
 
 // Reconnect timing and error copies are the core's, shared with the blocking runtime.
 pub(crate) use crate::outage::{backoff, replicate};
-
-/// The usage error for a command that must not run on a shared or pooled connection, from the command
-/// table's `excluded` reason. Runs on every request, so a command whose name starts no excluded entry
-/// (almost all) is let through after a few length comparisons, without a table lookup.
-pub(crate) fn refuse_excluded(cmd: &crate::Cmd) -> crate::Result<()> {
-    static NAMES: std::sync::OnceLock<Vec<&'static [u8]>> = std::sync::OnceLock::new();
-    let names = NAMES.get_or_init(|| {
-        let mut names: Vec<&'static [u8]> = crate::cmd::COMMANDS
-            .iter()
-            .filter(|c| c.excluded.is_some())
-            .map(|c| c.name.split('|').next().unwrap_or(c.name).as_bytes())
-            .collect();
-        names.dedup();
-        names
-    });
-    let name = cmd.name();
-    if !names.iter().any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name)) {
-        return Ok(());
-    }
-    match crate::cmd::info_for(cmd).and_then(|info| info.excluded.map(|why| (info, why))) {
-        Some((info, why)) => Err(Error::Usage(format!(
-            "{} cannot run on an async client's connections: {why}",
-            info.display_name()
-        ))),
-        None => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn excluded_commands_are_refused_with_the_table_reason() {
-        let err = refuse_excluded(&crate::Cmd::new("select").arg(2)).unwrap_err();
-        assert!(matches!(&err, Error::Usage(m) if m.contains("SELECT") && m.contains("Config::db")), "{err}");
-        assert!(refuse_excluded(&crate::Cmd::new("GET").arg("k")).is_ok());
-        // Subcommands: CLIENT SETNAME is excluded, CLIENT ID is not.
-        let err = refuse_excluded(&crate::Cmd::new("client").arg("setname").arg("x")).unwrap_err();
-        assert!(matches!(&err, Error::Usage(m) if m.contains("CLIENT SETNAME")), "{err}");
-        assert!(refuse_excluded(&crate::Cmd::new("CLIENT").arg("ID")).is_ok());
-        // Every excluded table entry is refused.
-        for info in crate::cmd::COMMANDS.iter().filter(|c| c.excluded.is_some()) {
-            let mut cmd = crate::Cmd::new(info.container.unwrap_or(info.name));
-            if let Some(sub) = info.name.split('|').nth(1) {
-                cmd.push_arg(sub.as_bytes());
-            }
-            assert!(refuse_excluded(&cmd).is_err(), "{} passed", info.name);
-        }
-        assert!(refuse_excluded(&crate::Cmd::new("no-such-command")).is_ok());
-    }
-}

@@ -4,7 +4,7 @@
 
 use super::client::{driver_gone, event_value, Client};
 use super::driver::Payload;
-use super::{oneshot, refuse_excluded, Rt};
+use super::{oneshot, Rt};
 use crate::cmd::{block_time, Block, PipelineCommands};
 use crate::resp::Value;
 use crate::{Cmd, Error, FromValue, Result};
@@ -72,7 +72,7 @@ impl<'a, R: Rt> Pipeline<'a, R> {
         let fresh = crate::Pipeline::new().atomic(self.inner.is_atomic());
         let pipeline = std::mem::replace(&mut self.inner, fresh);
         for cmd in pipeline.cmds() {
-            refuse_excluded(cmd)?;
+            crate::cmd::refuse_on_shared(cmd)?;
         }
         let blocks = !pipeline.is_atomic() && pipeline.cmds().iter().any(|c| block_time(c) != Block::No);
         let value = if blocks {

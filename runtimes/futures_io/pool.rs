@@ -6,6 +6,7 @@
 
 use super::wire::Wire;
 use super::Rt;
+use crate::push::PushSink;
 use crate::{Config, Result};
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
@@ -16,12 +17,18 @@ pub(crate) const MAX_IDLE: usize = 4;
 
 pub(crate) struct Pool<R: Rt> {
     config: Config,
+    pushes: PushSink,
     idle: Mutex<Vec<Wire<R>>>,
 }
 
 impl<R: Rt> Pool<R> {
-    pub(crate) fn new(config: Config) -> Arc<Pool<R>> {
-        Arc::new(Pool { config, idle: Mutex::new(Vec::new()) })
+    pub(crate) fn new(config: Config, pushes: PushSink) -> Arc<Pool<R>> {
+        Arc::new(Pool { config, pushes, idle: Mutex::new(Vec::new()) })
+    }
+
+    /// Where every connection of this client hands the pushes that answer no request.
+    pub(crate) fn pushes(&self) -> &PushSink {
+        &self.pushes
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Wire<R>>> {
@@ -39,7 +46,7 @@ impl<R: Rt> Pool<R> {
                 return Ok(Lease { wire: Some(wire), pool: self.clone() });
             }
         }
-        let wire = Wire::connect(&self.config).await?;
+        let wire = Wire::connect(&self.config, self.pushes.clone()).await?;
         Ok(Lease { wire: Some(wire), pool: self.clone() })
     }
 

@@ -15,6 +15,7 @@ use super::wire::{race, Wire};
 use super::{oneshot, replicate, Rt};
 use crate::inbox::{BufferStats, Inbox, PubSubBuffer, READ_BUDGET};
 use crate::outage::Outage;
+use crate::push::PushSink;
 use crate::resp::Value;
 use crate::{Cmd, Config, Error, Event, RequestId, Result, ToArgs};
 use std::fmt;
@@ -181,6 +182,8 @@ type Connect<R> = Pin<Box<dyn Future<Output = Result<Wire<R>>> + Send>>;
 /// ```
 pub struct PubSub<R: Rt> {
     config: Config,
+    /// Where pushes that are not pub/sub traffic go, on this connection and the ones after it.
+    pushes: PushSink,
     wire: Option<Wire<R>>,
     /// Set from the moment the connection breaks until a new one has every subscription back.
     outage: Option<Outage>,
@@ -211,6 +214,7 @@ impl<R: Rt> PubSub<R> {
         let wire = pool.take().await?;
         Ok(PubSub {
             config,
+            pushes: pool.pushes().clone(),
             wire: Some(wire),
             outage: None,
             restoring: Vec::new(),
@@ -454,7 +458,9 @@ impl<R: Rt> PubSub<R> {
                     self.settle(id, Err(answer));
                 }
             }
-            // Confirmations the server sent on its own (the core updated its subscriptions), pushes, and
+            // Read straight from the connection (not through the wire, which hands them over itself).
+            Event::Push(push) => self.pushes.deliver(push),
+            // Confirmations the server sent on its own (the core updated its subscriptions), and
             // `TimedOut` (the wire's next event is the poisoned error).
             _ => {}
         }
@@ -490,9 +496,10 @@ impl<R: Rt> PubSub<R> {
     /// it and `failed` holds the error.
     fn poll_connect(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(outage) = &mut self.outage else { return Poll::Ready(()) };
-        let future = self
-            .connecting
-            .get_or_insert_with(|| Box::pin(connect::<R>(self.config.clone(), outage.next_attempt())));
+        let (config, pushes) = (&self.config, &self.pushes);
+        let future = self.connecting.get_or_insert_with(|| {
+            Box::pin(connect::<R>(config.clone(), pushes.clone(), outage.next_attempt()))
+        });
         let result = std::task::ready!(future.as_mut().poll(cx));
         self.connecting = None;
         match result {
@@ -533,12 +540,12 @@ fn lost() -> Error {
     Error::Closed("the pub/sub connection was lost before the server confirmed".into())
 }
 
-/// Waits until `at` (the backoff), then connects.
-async fn connect<R: Rt>(config: Config, at: Option<Instant>) -> Result<Wire<R>> {
+/// Waits until `at` (the backoff), then connects; pushes on the new wire go to `pushes`.
+async fn connect<R: Rt>(config: Config, pushes: PushSink, at: Option<Instant>) -> Result<Wire<R>> {
     if let Some(at) = at.filter(|at| *at > Instant::now()) {
         R::sleep_until(at).await;
     }
-    Wire::<R>::connect(&config).await
+    Wire::<R>::connect(&config, pushes).await
 }
 
 impl<R: Rt> Drop for PubSub<R> {

@@ -6,7 +6,7 @@
 
 use super::client::{event_value, Client};
 use super::pool::Lease;
-use super::{refuse_excluded, Rt};
+use super::Rt;
 use crate::cmd::{Commands, PipelineCommands};
 use crate::{Cmd, Error, Event, FromValue, Pipeline, Result, ToArgs};
 use std::future::Future;
@@ -91,7 +91,7 @@ impl<R: Rt> Transaction<R> {
     /// another read is in progress; otherwise as [`Client::exec`].
     pub async fn exec<T: FromValue>(&self, cmd: impl Into<Cmd>) -> Result<T> {
         let cmd = cmd.into();
-        refuse_excluded(&cmd)?;
+        crate::cmd::refuse_on_shared(&cmd)?;
         let mut lease = self.take()?;
         // A read dropped before completing drops the lease with it: the connection is closed.
         let answer = lease.request(|conn, now| conn.send(&cmd, now), |_| {}).await;
@@ -183,7 +183,7 @@ impl<R: Rt> Client<R> {
             };
             lease = watched.ok_or_else(busy)?;
             for cmd in queued.cmds() {
-                refuse_excluded(cmd)?;
+                crate::cmd::refuse_on_shared(cmd)?;
             }
             let event = lease.request(|conn, now| conn.send_transaction(queued.cmds(), now), |_| {}).await?;
             match event {

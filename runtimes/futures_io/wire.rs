@@ -6,6 +6,7 @@
 //! No routing, no pooling and no reply matching here: the caller decides what an event means.
 
 use super::{replicate, AsyncIo, Rt};
+use crate::push::PushSink;
 use crate::{Config, Connection, Error, Event, RequestId, Result};
 use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
@@ -34,14 +35,17 @@ pub(crate) struct Wire<R: Rt> {
     handshake_deadline: Option<Instant>,
     /// Set on an I/O error or a failed handshake deadline: the wire is dead.
     failed: Option<Error>,
+    /// Where RESP3 pushes that answer no request go.
+    pushes: PushSink,
 }
 
 impl<R: Rt> Wire<R> {
-    /// Opens a socket and completes the handshake, both within `config`'s connect timeout.
+    /// Opens a socket and completes the handshake, both within `config`'s connect timeout. Pushes that
+    /// answer no request will go to `pushes`.
     ///
     /// # Errors
     /// The socket's I/O error, [`Error::Timeout`] when the connect timeout passed, or the handshake's error.
-    pub(crate) async fn connect(config: &Config) -> Result<Wire<R>> {
+    pub(crate) async fn connect(config: &Config, pushes: PushSink) -> Result<Wire<R>> {
         let deadline = config.connect_timeout().and_then(|d| Instant::now().checked_add(d));
         let connect = R::connect(config.addr().clone());
         let io = match deadline {
@@ -50,7 +54,10 @@ impl<R: Rt> Wire<R> {
                 None => return Err(connect_timeout(config)),
             },
             None => connect.await,
-        }?;
+        }
+        .map_err(|e| {
+            Error::Io(io::Error::new(e.kind(), format!("cannot connect to {}: {e}", config.addr())))
+        })?;
         let mut wire = Wire {
             io,
             conn: Connection::new(config.clone()),
@@ -60,6 +67,7 @@ impl<R: Rt> Wire<R> {
             sleep: None,
             handshake_deadline: deadline,
             failed: None,
+            pushes,
         };
         loop {
             match poll_fn(|cx| wire.poll_event(cx)).await? {
@@ -77,18 +85,15 @@ impl<R: Rt> Wire<R> {
         self.failed.is_none() && self.writing.is_empty() && !self.unflushed && self.conn.is_reusable()
     }
 
-    /// A health check without waiting: a wire that is readable while idle has either been closed by the
-    /// server or sent something nobody asked for, and must not be reused.
+    /// A health check without waiting: a wire that has anything to say while idle (other than a push,
+    /// which goes to the push sink) has been closed by the server or sent something nobody asked for,
+    /// and must not be reused.
     pub(crate) fn is_idle_and_open(&mut self) -> bool {
         if !self.is_reusable() {
             return false;
         }
         let waker = Waker::from(std::sync::Arc::new(Noop));
-        let mut probe = [0u8; 1];
-        matches!(
-            Pin::new(&mut self.io).poll_read(&mut Context::from_waker(&waker), &mut probe),
-            Poll::Pending
-        )
+        self.poll_event(&mut Context::from_waker(&waker)).is_pending() && self.is_reusable()
     }
 
     /// Sends one request through `send` (which calls a `Connection::send*`) and waits for the event that
@@ -126,7 +131,8 @@ impl<R: Rt> Wire<R> {
     }
 
     /// The next event: writes what is queued, reads when the connection needs input, fires deadlines.
-    /// `Ready(Err)` is fatal (sticky: later calls return it again).
+    /// RESP3 pushes that answer no request go to the push sink, never to the caller. `Ready(Err)` is
+    /// fatal (sticky: later calls return it again).
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Result<Event>> {
         loop {
             if let Some(e) = &self.failed {
@@ -137,6 +143,10 @@ impl<R: Rt> Wire<R> {
                 continue;
             }
             match self.conn.poll_event() {
+                Ok(Some(Event::Push(push))) => {
+                    self.pushes.deliver(push);
+                    continue;
+                }
                 Ok(Some(event)) => return Poll::Ready(Ok(event)),
                 Ok(None) => {}
                 Err(e) => return Poll::Ready(Err(e)),

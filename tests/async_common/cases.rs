@@ -7,6 +7,7 @@ use redwire::cmd::{Commands, PipelineCommands};
 use redwire::resp::Value;
 use redwire::{Cmd, Config, Error};
 use std::time::Duration;
+use support::fault::{Delay, Direction::ToClient, FaultProxy, Split};
 use support::{RawClient, Server};
 
 fn client(url: &str) -> rt::Client {
@@ -95,9 +96,11 @@ fn many_tasks_get_back_what_they_set_over_tcp_and_unix_resp2_and_resp3() {
 #[test]
 fn cancelled_requests_never_desynchronise_the_shared_connection() {
     let server = Server::start();
-    let proxy = proxy::DelayProxy::start(server.addr(), proxy::Delay::default());
+    // Replies in random pieces of 1 to 7 bytes, each after a random pause of up to 300 µs.
+    let proxy = FaultProxy::with_seed(server.addr(), 0x9E37_79B9_7F4A_7C15);
+    proxy.split(ToClient, Split::UpTo(7)).delay(ToClient, Delay::UpTo(Duration::from_micros(300)));
     let client = client(&proxy.url());
-    let mut rng = proxy::XorShift(0x5eed);
+    let mut rng = support::rng::Rng::new(0x5eed);
     let (answered, cancelled) = rt::block_on(async {
         let (mut answered, mut cancelled) = (0, 0);
         // 1 000 requests, each cancelled after a random wait (0 to 3 ms) unless answered first; a check
@@ -826,4 +829,33 @@ fn pubsub_slow_consumer_drops_the_oldest_with_a_count() {
 fn pubsub_slow_consumer_drops_the_newest_with_a_count() {
     use redwire::inbox::{Overflow, PubSubBuffer};
     slow_consumer(PubSubBuffer::default().with_max_bytes(300 * 1024).with_overflow(Overflow::DropNewest), 3);
+}
+
+#[test]
+fn pubsub_pushes_reach_the_push_handler() {
+    use redwire::config::Tracking;
+    use std::sync::{Arc, Mutex};
+    let server = Server::start();
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let log = seen.clone();
+    let config = Config::from_url(&format!("{}?protocol=3", server.url()))
+        .unwrap()
+        .with_tracking(Tracking::new().bcast().prefix("k:"));
+    let client = rt::Client::with_push_handler(config, move |v| log.lock().unwrap().push(v));
+    rt::block_on(async {
+        let mut ps = client.pubsub().await.unwrap();
+        ps.subscribe("ch").await.unwrap();
+        // A message, an invalidation and a message, read together: the push goes to the handler.
+        let mut raw = server.raw();
+        assert_eq!(raw.cmd_str(&["PUBLISH", "ch", "one"]), Value::Integer(1));
+        assert_eq!(raw.cmd_str(&["SET", "k:1", "v"]), Value::SimpleString("OK".into()));
+        assert_eq!(raw.cmd_str(&["PUBLISH", "ch", "two"]), Value::Integer(1));
+        assert_eq!(next_message(&mut ps).await.payload, Value::BulkString("one".into()));
+        assert_eq!(next_message(&mut ps).await.payload, Value::BulkString("two".into()));
+    });
+    let invalidate = Value::Push(vec![
+        Value::BulkString("invalidate".into()),
+        Value::Array(vec![Value::BulkString("k:1".into())]),
+    ]);
+    assert_eq!(*seen.lock().unwrap(), vec![invalidate]);
 }

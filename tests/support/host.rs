@@ -99,9 +99,9 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     }
 }
 
-/// A directory that is removed when dropped.
+/// A directory that is removed when dropped (for sockets and files a test makes; the path is `.0`).
 #[derive(Debug)]
-pub(crate) struct TempDir(pub PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     /// A fresh, empty directory, short enough for a unix socket path (at most 107 bytes on Linux).

@@ -22,18 +22,26 @@
 //!   `process::start_watchdog`.
 //! - Ports are picked by the kernel and retried when another test binary grabbed the same port first.
 //!
+//! Fault injection for the reliability scenarios lives beside it: [`fault::FaultProxy`] (a loopback proxy
+//! in front of a real server that delays, splits, stalls and cuts bytes) and [`fake::FakeServer`] (a
+//! scripted server for replies no real server sends, with the hostile payloads in [`fake::hostile`]).
+//!
 //! This module must not depend on redwire beyond `redwire::resp` (used by [`RawClient`] only), so a broken
-//! client never breaks the harness that tests it.
+//! client never breaks the harness that tests it; the proxy and the fake server use std only.
 #![allow(dead_code)]
 
+pub mod fake;
+pub mod fault;
 mod host;
+pub mod net;
 mod probe;
 mod process;
 mod raw;
+pub mod rng;
 
+pub use host::TempDir;
 pub use raw::RawClient;
 
-use host::TempDir;
 use probe::Info;
 use process::{Running, Spawn};
 use std::net::{Ipv4Addr, SocketAddr};
