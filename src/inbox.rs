@@ -223,7 +223,6 @@ pub struct BufferStats {
 /// Messages arrive as slices of the connection's read buffer (no copy). One that stays here while the
 /// connection reads again would keep that whole read chunk alive, so [`detach`](Self::detach) copies the
 /// messages still buffered out of it first. A consumer that keeps up never pays that copy.
-#[derive(Debug)]
 pub struct Inbox {
     buffer: PubSubBuffer,
     live: Lane,
@@ -261,6 +260,18 @@ enum Slot {
         error: bool,
         open: bool,
     },
+}
+
+impl std::fmt::Debug for Inbox {
+    /// A summary: the limits and the counters, never the messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("buffer", &self.buffer)
+            .field("stats", &self.stats())
+            .field("events", &self.live.slots.len())
+            .field("restoring", &self.staged.is_some())
+            .finish()
+    }
 }
 
 impl Default for Inbox {
@@ -754,6 +765,14 @@ mod tests {
         // The two copied messages share one allocation (copied newest first).
         assert_eq!(channels.len(), 2);
         assert_eq!(channels[0].as_ptr(), channels[1].as_ptr().wrapping_add(2 + 6));
+    }
+
+    #[test]
+    fn debug_shows_counts_never_payloads() {
+        let mut inbox = Inbox::default();
+        inbox.push_message(msg("secret-payload"));
+        let text = format!("{inbox:?}");
+        assert!(text.contains("messages: 1") && !text.contains("secret"), "{text}");
     }
 
     #[test]
