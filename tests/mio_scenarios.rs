@@ -177,11 +177,12 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
+        // A connection that is not reusable is dropped here, before the lock: its socket closes.
         let driven = self.driven.take().filter(Driven::is_reusable);
         let mut pool = self.shared.lock();
         match driven {
             Some(driven) => pool.conns.push(driven),
-            None => pool.open -= 1, // dropped after the lock is released: the socket closes
+            None => pool.open -= 1,
         }
         drop(pool);
         self.shared.freed.notify_one();
