@@ -13,6 +13,7 @@ mod scenarios;
 mod support;
 
 use mio::{Events, Poll, Token};
+use redwire::cmd::refuse_on_shared;
 use redwire::mio::Connection;
 use redwire::resp::Value;
 use redwire::{Cmd, Config, Error, Event, FromValue, Pipeline, RequestId, Result};
@@ -226,19 +227,6 @@ impl Shared {
             }
             pool = self.freed.wait_timeout(pool, left).unwrap_or_else(|e| e.into_inner()).0;
         }
-    }
-}
-
-/// `Err(Error::Usage)` for a command that would change a pooled connection for its next user (`SELECT`,
-/// `WATCH`, `SUBSCRIBE`, `QUIT`, ...): the command table's `excluded` reason says why.
-fn refuse_on_shared(cmd: &Cmd) -> Result<()> {
-    match redwire::cmd::info_for(cmd).and_then(|info| info.excluded.map(|why| (info, why))) {
-        Some((info, why)) => Err(Error::Usage(format!(
-            "{} cannot run on a client's pooled connections: {why}; use transaction() or pubsub(), or \
-             put connection settings in the Config",
-            info.display_name()
-        ))),
-        None => Ok(()),
     }
 }
 
