@@ -1,5 +1,6 @@
 //! The shared runtime scenarios (`tests/scenarios/`) on the async clients: smol and async-std, each seen
 //! through the synchronous [`scenarios::Runtime`] facade (every call `block_on`s inside).
+#![cfg(any(feature = "smol", feature = "async-std"))]
 
 mod scenarios;
 mod support;

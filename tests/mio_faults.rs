@@ -1,7 +1,7 @@
 //! Failures through `redwire::mio::Connection`: a server closing the socket mid-reply (a scripted fake
 //! server, the one fault a real server will not produce on demand), a response deadline passing during
-//! `DEBUG SLEEP` on a real server, a refused TCP connect, a missing unix socket, and a handshake that never
-//! completes within the connect timeout.
+//! `DEBUG SLEEP` on a real server, a refused TCP connect, a missing unix socket, and a handshake or a TCP
+//! connect that never completes within the connect timeout.
 
 mod mio_common;
 mod support;
@@ -129,4 +129,41 @@ fn a_handshake_never_answered_times_out_at_the_connect_timeout() {
     assert!(lp.conn(c).is_connected() && !lp.conn(c).core().is_ready() && lp.conn(c).is_fatal());
     assert!(lp.take_stash(c).iter().all(|e| e.id() != Some(id)));
     drop(listener);
+}
+
+#[test]
+fn a_tcp_connect_that_never_completes_times_out_even_without_a_handshake() {
+    // A listener whose accept queue is full drops further SYNs: the next connect stays in progress (the
+    // kernel would retry the SYN for minutes). The first probe that does not connect within 100 ms
+    // proves the queue full.
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    loop {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(stream) => queued.push(stream),
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+                break;
+            }
+        }
+        assert!(queued.len() < 10_000, "the accept queue never filled");
+    }
+    // RESP2, database 0, no credentials: no handshake, so the core is ready before the socket connects;
+    // the connect itself must still be bounded by the connect timeout.
+    let config = Config::tcp("127.0.0.1", addr.port())
+        .with_protocol(Protocol::Resp2)
+        .with_connect_timeout(Duration::from_millis(200));
+    let mut lp = Loop::new();
+    let c = lp.connect(config);
+    let id = lp.send(c, &["PING"]);
+    assert!(lp.conn(c).poll_timeout().is_some(), "the connect deadline is exposed");
+    let t0 = Instant::now();
+    match lp.wait(c, id) {
+        Err(Error::Timeout(message)) => assert!(message.contains("connecting to"), "{message}"),
+        other => panic!("expected a connect timeout, got {other:?}"),
+    }
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert!(!lp.conn(c).is_connected() && lp.conn(c).is_fatal());
+    drop(queued);
 }

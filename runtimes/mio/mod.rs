@@ -412,7 +412,8 @@ impl Connection {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next: the connect deadline until the
-    /// handshake completes, and the core's earliest request deadline. `None`: no deadline.
+    /// socket is connected and the handshake completed, and the core's earliest request deadline.
+    /// `None`: no deadline.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.dead.is_some() {
@@ -434,8 +435,11 @@ impl Connection {
         }
     }
 
+    /// While the connect deadline applies: until the socket is connected *and* the handshake is done.
+    /// Both count, because a connection with no handshake to do (RESP2, no credentials, database 0) is
+    /// ready in the core before its socket connects.
     fn connecting_or_handshaking(&self) -> bool {
-        !self.core.is_ready() && !self.core.is_fatal()
+        self.phase == Phase::Connecting || (!self.core.is_ready() && !self.core.is_fatal())
     }
 
     fn fail_io(&mut self, e: io::Error) {

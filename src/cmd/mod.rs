@@ -11,7 +11,6 @@ mod generated;
 mod info;
 mod scan;
 mod script;
-#[cfg(any(feature = "blocking", feature = "smol", feature = "async-std"))]
 mod shared;
 mod to_args;
 
@@ -23,8 +22,7 @@ pub use generated::*;
 pub use info::{info_for, lookup, ArgInfo, ArgKind, CommandFlags, CommandInfo};
 pub use scan::ScanState;
 pub use script::{Script, ScriptCall};
-#[cfg(any(feature = "blocking", feature = "smol", feature = "async-std"))]
-pub(crate) use shared::refuse_on_shared;
+pub use shared::refuse_on_shared;
 pub use to_args::ToArgs;
 
 use crate::resp::encoder::{format_i64, format_u64, write_header};

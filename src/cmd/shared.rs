@@ -1,6 +1,7 @@
 //! [`refuse_on_shared`]: the one rule for which commands a shared connection (a pooled one, or the async
 //! client's multiplexed one) must not run, and what to use instead. Every runtime's client, pipeline
-//! and transaction asks here; none keeps a list of its own.
+//! and transaction asks here; none keeps a list of its own. It is public for whoever pools
+//! [`Connection`](crate::Connection)s of their own (a mio event loop, another runtime).
 //!
 //! The reasons come from the command table (`excluded`); this file adds the fast path that skips the
 //! table for ordinary commands, and the hint naming the API to use instead.
@@ -14,7 +15,19 @@ use std::sync::OnceLock;
 /// `AUTH`, `CLIENT SETNAME`, `CLIENT TRACKING`, ...), hold it in a mode (`WATCH`, `MULTI`, `SUBSCRIBE`,
 /// `MONITOR`) or close it (`QUIT`, `RESET`); the message gives the table's reason and what to use
 /// instead. `Ok` for every other command, in a few comparisons for almost all of them.
-pub(crate) fn refuse_on_shared(cmd: &Cmd) -> Result<()> {
+///
+/// ```
+/// use redwire::cmd::{self, refuse_on_shared};
+/// use redwire::{Cmd, Error};
+///
+/// assert!(refuse_on_shared(&cmd::get("k")).is_ok());
+/// let refused = refuse_on_shared(&Cmd::new("SELECT").arg(2));
+/// assert!(matches!(refused, Err(Error::Usage(m)) if m.contains("Config::with_db")));
+/// ```
+///
+/// # Errors
+/// [`Error::Usage`] for a refused command, as above.
+pub fn refuse_on_shared(cmd: &Cmd) -> Result<()> {
     if !may_be_excluded(cmd.name()) {
         return Ok(());
     }
