@@ -174,6 +174,14 @@ macro_rules! async_runtime {
                 }))
             }
 
+            fn set_buffer(p: &mut Self::PubSub, buffer: redwire::inbox::PubSubBuffer) -> redwire::Result<()> {
+                p.set_buffer(buffer)
+            }
+
+            fn buffer_stats(p: &Self::PubSub) -> redwire::inbox::BufferStats {
+                p.buffer_stats()
+            }
+
             /// One task per worker on the runtime's executor, each awaiting its own commands.
             fn load(c: &Self::Client, until: std::time::Instant) -> $crate::scenarios::load::Report {
                 use redwire::cmd::PipelineCommands;

@@ -6,6 +6,7 @@ mod support;
 
 use redwire::blocking::{Client, Pool, PubSub, PubSubEvent};
 use redwire::cmd::PipelineCommands;
+use redwire::inbox::{BufferStats, PubSubBuffer};
 use redwire::resp::Value;
 use redwire::{Cmd, Config, Error, Result};
 use scenarios::{PubSubItem, PushFn, TxBody};
@@ -129,6 +130,14 @@ impl scenarios::Runtime for Blocking {
             PubSubEvent::Lagged { dropped } => PubSubItem::Lagged(dropped),
             other => panic!("an event the scenarios do not know: {other:?}"),
         }))
+    }
+
+    fn set_buffer(p: &mut PubSub, buffer: PubSubBuffer) -> Result<()> {
+        p.set_buffer(buffer)
+    }
+
+    fn buffer_stats(p: &PubSub) -> BufferStats {
+        p.buffer_stats()
     }
 }
 

@@ -14,11 +14,12 @@ mod support;
 
 use mio::{Events, Poll, Token};
 use redwire::cmd::refuse_on_shared;
+use redwire::event::PubSubEvent;
+use redwire::inbox::{BufferStats, Inbox, PubSubBuffer, READ_BUDGET};
 use redwire::mio::Connection;
 use redwire::resp::Value;
 use redwire::{Cmd, Config, Error, Event, FromValue, Pipeline, RequestId, Result};
 use scenarios::{PubSubItem, PushFn, Received, TxBody};
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -230,33 +231,162 @@ impl Shared {
     }
 }
 
-/// A dedicated pub/sub connection, and the messages that arrived while a (un)subscribe waited.
+/// A dedicated pub/sub connection with the core's bounded [`Inbox`], reconnecting as a mio user would:
+/// when the connection breaks, the next read opens a new one (after a backoff), sends the dead
+/// connection's `resubscribe_commands`, and reports `Reconnected` once every subscription is back.
 pub struct PubSub {
     shared: Arc<Shared>,
-    driven: Driven,
-    messages: VecDeque<Received>,
+    /// `None` from a failure until a reconnect succeeds.
+    driven: Option<Driven>,
+    inbox: Inbox,
+    /// Why the last connection ended, and what restores its subscriptions.
+    broken: Option<(Error, Vec<Cmd>)>,
+    /// Failed reconnect attempts in a row, and when the next one may start.
+    failures: u32,
+    next_attempt: Instant,
 }
 
 impl PubSub {
-    /// Sends a subscription command and waits for its last confirmation, keeping messages in order.
-    fn confirm(&mut self, name: &str, targets: &[&str]) -> Result<()> {
-        if targets.is_empty() {
-            return Ok(());
-        }
-        let id = self.driven.conn.send(&Cmd::new(name).arg(targets), Instant::now())?;
-        let until = Instant::now() + CONFIRM_WAIT;
-        loop {
-            match self.driven.next(Some(until), &self.shared.pushes)? {
-                Some(Event::Subscription { id: Some(got), done: true, .. }) if got == id => return Ok(()),
-                Some(Event::Message(m)) => self.messages.push_back(received(m)),
-                Some(Event::TimedOut { id: late }) if late == id => return Err(self.driven.timeout(id)),
-                Some(Event::Subscription { .. }) => {}
-                Some(other) => return Err(Error::Protocol(format!("{name} was answered by {other:?}"))),
-                None => {
-                    return Err(Error::Timeout(format!("{name} was not confirmed within {CONFIRM_WAIT:?}")))
+    fn open(shared: Arc<Shared>) -> Result<PubSub> {
+        let driven = Driven::open(&shared.config, &shared.pushes)?;
+        let inbox = Inbox::new(PubSubBuffer::default())?;
+        Ok(PubSub {
+            shared,
+            driven: Some(driven),
+            inbox,
+            broken: None,
+            failures: 0,
+            next_attempt: Instant::now(),
+        })
+    }
+
+    /// Makes sure a connection is live, reconnecting first if the last one broke (waiting no later than
+    /// `until`); `Ok(false)` when `until` passes before the next attempt may start.
+    fn live(&mut self, until: Instant) -> Result<bool> {
+        if self.driven.is_none() {
+            let now = Instant::now();
+            if self.next_attempt > until {
+                std::thread::sleep(until.saturating_duration_since(now));
+                return Ok(false);
+            }
+            std::thread::sleep(self.next_attempt.saturating_duration_since(now));
+            let (cause, restore) = self.broken.take().expect("a broken connection says why");
+            self.inbox.begin_restore();
+            match self.restore(&restore) {
+                Ok(driven) => {
+                    self.driven = Some(driven);
+                    self.failures = 0;
+                    self.inbox.restored(cause);
+                }
+                Err(e) => {
+                    self.inbox.restore_failed();
+                    self.failures += 1;
+                    let backoff =
+                        Duration::from_millis(50 << self.failures.min(6)).min(Duration::from_secs(2));
+                    self.next_attempt = Instant::now() + backoff;
+                    self.broken = Some((cause, restore));
+                    return Err(e);
                 }
             }
         }
+        Ok(true)
+    }
+
+    /// A new connection with every command of `restore` confirmed on it.
+    fn restore(&mut self, restore: &[Cmd]) -> Result<Driven> {
+        let mut driven = Driven::open(&self.shared.config, &self.shared.pushes)?;
+        for cmd in restore {
+            confirm(&mut driven, &mut self.inbox, &self.shared.pushes, cmd)?;
+        }
+        Ok(driven)
+    }
+
+    /// Notes that the connection failed with `e`: the next read reconnects.
+    fn fail(&mut self, e: Error) -> Error {
+        if let Some(dead) = self.driven.take() {
+            self.broken = Some((redwire_error_copy(&e), dead.conn.core().resubscribe_commands()));
+        }
+        e
+    }
+
+    /// Sends a subscription command and waits for its last confirmation; messages meanwhile go to the
+    /// inbox, in order.
+    fn change(&mut self, name: &str, targets: &[&str]) -> Result<()> {
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let until = Instant::now() + self.shared.config.connect_timeout().unwrap_or(CONFIRM_WAIT);
+        if !self.live(until)? {
+            return Err(Error::Timeout(format!("{name}: no connection within the connect timeout")));
+        }
+        let driven = self.driven.as_mut().expect("live() made one");
+        let result = confirm(driven, &mut self.inbox, &self.shared.pushes, &Cmd::new(name).arg(targets));
+        result.map_err(|e| self.fail(e))
+    }
+
+    /// Takes what the socket has without waiting (at most [`READ_BUDGET`] events), when the inbox holds
+    /// events and a read is due: a slow consumer keeps the server's output buffer small.
+    fn intake(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let Some(driven) =
+            self.driven.as_mut().filter(|_| !self.inbox.is_empty() && self.inbox.read_due(now))
+        else {
+            return Ok(());
+        };
+        let mut filed = 0;
+        let result = loop {
+            self.inbox.detach();
+            if let Err(e) = driven.turn(Some(Duration::ZERO)) {
+                break Err(e);
+            }
+            let before = filed;
+            loop {
+                match driven.conn.poll_event() {
+                    Ok(Some(Event::Message(m))) => {
+                        self.inbox.push_message(m);
+                        filed += 1;
+                    }
+                    Ok(Some(Event::Push(push))) => self.shared.pushes.deliver(push),
+                    Ok(Some(_)) => {} // an unasked confirmation (a slot moved)
+                    Ok(None) => break,
+                    Err(e) => return Err(self.fail(e)),
+                }
+            }
+            if filed == before || filed >= READ_BUDGET {
+                break Ok(());
+            }
+        };
+        self.inbox.note_read(Instant::now());
+        result.map_err(|e| self.fail(e))
+    }
+}
+
+/// Sends `cmd` (a subscription command) on `driven` and waits for its last confirmation, filing messages
+/// that arrive meanwhile in `inbox`.
+fn confirm(driven: &mut Driven, inbox: &mut Inbox, pushes: &Pushes, cmd: &Cmd) -> Result<()> {
+    let id = driven.conn.send(cmd, Instant::now())?;
+    let until = Instant::now() + CONFIRM_WAIT;
+    loop {
+        inbox.detach();
+        match driven.next(Some(until), pushes)? {
+            Some(Event::Subscription { id: Some(got), done: true, .. }) if got == id => return Ok(()),
+            Some(Event::Message(m)) => inbox.push_message(m),
+            Some(Event::TimedOut { id: late }) if late == id => return Err(driven.timeout(id)),
+            Some(Event::Reply { id: got, value: Value::Error(e), .. }) if got == id => {
+                return Err(Error::Server(e))
+            }
+            Some(Event::Subscription { .. }) => {}
+            Some(other) => return Err(Error::Protocol(format!("{cmd:?} was answered by {other:?}"))),
+            None => return Err(Error::Timeout(format!("{cmd:?} was not confirmed within {CONFIRM_WAIT:?}"))),
+        }
+    }
+}
+
+/// A copy of an error for the reconnect notice (the original goes to the caller).
+fn redwire_error_copy(e: &Error) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        other => Error::Closed(other.to_string()),
     }
 }
 
@@ -375,8 +505,7 @@ impl scenarios::Runtime for Mio {
     }
 
     fn pubsub(c: &Client) -> Result<PubSub> {
-        let driven = Driven::open(&c.0.config, &c.0.pushes)?;
-        Ok(PubSub { shared: c.0.clone(), driven, messages: VecDeque::new() })
+        PubSub::open(c.0.clone())
     }
 
     fn subscribe(
@@ -385,9 +514,9 @@ impl scenarios::Runtime for Mio {
         patterns: &[&str],
         shard_channels: &[&str],
     ) -> Result<()> {
-        p.confirm("SUBSCRIBE", channels)?;
-        p.confirm("PSUBSCRIBE", patterns)?;
-        p.confirm("SSUBSCRIBE", shard_channels)
+        p.change("SUBSCRIBE", channels)?;
+        p.change("PSUBSCRIBE", patterns)?;
+        p.change("SSUBSCRIBE", shard_channels)
     }
 
     fn unsubscribe(
@@ -396,24 +525,46 @@ impl scenarios::Runtime for Mio {
         patterns: &[&str],
         shard_channels: &[&str],
     ) -> Result<()> {
-        p.confirm("UNSUBSCRIBE", channels)?;
-        p.confirm("PUNSUBSCRIBE", patterns)?;
-        p.confirm("SUNSUBSCRIBE", shard_channels)
+        p.change("UNSUBSCRIBE", channels)?;
+        p.change("PUNSUBSCRIBE", patterns)?;
+        p.change("SUNSUBSCRIBE", shard_channels)
     }
 
+    /// The order of the core's `Inbox`: file what was decoded, take what the socket has when a read is
+    /// due, hand out the oldest event; wait for input only when there is none.
     fn next_event(p: &mut PubSub, timeout: Duration) -> Result<Option<PubSubItem>> {
-        if let Some(m) = p.messages.pop_front() {
-            return Ok(Some(PubSubItem::Message(m)));
-        }
         let until = Instant::now() + timeout;
         loop {
-            match p.driven.next(Some(until), &p.shared.pushes)? {
-                Some(Event::Message(m)) => return Ok(Some(PubSubItem::Message(received(m)))),
-                Some(Event::Subscription { id: None, .. }) => {} // the server's own (a slot moved)
-                Some(other) => return Err(Error::Protocol(format!("a subscriber got {other:?}"))),
-                None => return Ok(None),
+            p.intake()?;
+            if let Some(event) = p.inbox.pop() {
+                return Ok(Some(match event? {
+                    PubSubEvent::Message(m) => PubSubItem::Message(received(m)),
+                    PubSubEvent::Reconnected { cause } => PubSubItem::Reconnected(cause.to_string()),
+                    PubSubEvent::Lagged { dropped } => PubSubItem::Lagged(dropped),
+                    other => panic!("an event the scenarios do not know: {other:?}"),
+                }));
+            }
+            if !p.live(until)? {
+                return Ok(None);
+            }
+            p.inbox.detach();
+            let driven = p.driven.as_mut().expect("live() made one");
+            match driven.next(Some(until), &p.shared.pushes) {
+                Ok(Some(Event::Message(m))) => p.inbox.push_message(m),
+                Ok(Some(Event::Subscription { id: None, .. })) => {} // the server's own (a slot moved)
+                Ok(Some(other)) => return Err(Error::Protocol(format!("a subscriber got {other:?}"))),
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(p.fail(e)),
             }
         }
+    }
+
+    fn set_buffer(p: &mut PubSub, buffer: PubSubBuffer) -> Result<()> {
+        p.inbox.set_buffer(buffer)
+    }
+
+    fn buffer_stats(p: &PubSub) -> BufferStats {
+        p.inbox.stats()
     }
 }
 

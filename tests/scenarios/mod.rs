@@ -28,11 +28,13 @@ mod basics;
 mod faults;
 pub mod load;
 mod protocol;
+mod pubsub;
 
 pub use bad_servers::*;
 pub use basics::*;
 pub use faults::*;
 pub use protocol::*;
+pub use pubsub::*;
 
 use crate::support::Server;
 use redwire::config::Protocol;
@@ -115,8 +117,15 @@ pub trait Runtime: 'static {
         patterns: &[&str],
         shard_channels: &[&str],
     ) -> Result<()>;
-    /// The next pub/sub event, or None after `timeout`.
+    /// The next pub/sub event, or None after `timeout`. An overflow under [`Overflow::Error`] is
+    /// `Err(Error::PubSubOverflow)`.
+    ///
+    /// [`Overflow::Error`]: redwire::inbox::Overflow::Error
     fn next_event(p: &mut Self::PubSub, timeout: Duration) -> Result<Option<PubSubItem>>;
+    /// Sets the pub/sub connection's buffer limits and overflow policy (`PubSub::set_buffer`).
+    fn set_buffer(p: &mut Self::PubSub, buffer: redwire::inbox::PubSubBuffer) -> Result<()>;
+    /// The pub/sub connection's buffer counters (`PubSub::buffer_stats`).
+    fn buffer_stats(p: &Self::PubSub) -> redwire::inbox::BufferStats;
 
     /// The next message (channel, pattern if any, payload), or None after `timeout`; reconnect and lag
     /// notices are skipped.
@@ -189,6 +198,9 @@ macro_rules! scenarios {
             malformed_replies_are_protocol_errors_and_the_connection_is_never_reused,
             a_hundred_thousand_nested_arrays_are_a_protocol_error,
             declared_huge_bulks_never_grow_memory_by_their_length,
+            // pubsub.rs
+            pubsub_resubscribes_after_the_server_restarts_and_signals_the_gap,
+            a_slow_consumer_stays_within_its_buffer_then_gets_its_policy,
             // faults.rs
             every_reply_split_into_single_bytes_changes_nothing,
             a_reply_stalled_mid_frame_times_out_and_the_next_request_gets_its_own,
