@@ -226,45 +226,13 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
 }
 
-/// Runs `f` in a process of its own (this test binary again, running only the current test), so other
-/// tests' allocations do not count, and asserts the process's peak memory grew by at most `limit_kib`
-/// while `f` ran.
-fn in_own_process(limit_kib: u64, f: impl FnOnce()) {
-    const CHILD: &str = "REDWIRE_SCENARIO_CHILD";
-    const MARK: &str = "REDWIRE_PEAK_GROWTH_KIB=";
-    if std::env::var_os(CHILD).is_some() {
-        let before = status_kib("VmRSS");
-        f();
-        println!("{MARK}{}", status_kib("VmHWM").saturating_sub(before));
-        return;
-    }
-    let test = std::thread::current().name().expect("libtest names each test's thread").to_string();
-    let exe = std::env::current_exe().expect("the test binary");
-    let out = std::process::Command::new(exe)
-        .args([test.as_str(), "--exact", "--test-threads=1", "--nocapture"])
-        .env(CHILD, "1")
-        .output()
-        .expect("run the test binary again");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{test} failed in its own process:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let growth: u64 = stdout
-        .lines()
-        .find_map(|l| l.split(MARK).nth(1)) // libtest may print "test name ... " before it
-        .and_then(|n| n.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("{test}: no {MARK} line (did the test run?):\n{stdout}"));
-    eprintln!("{test}: peak memory grew by {growth} KiB");
-    assert!(growth <= limit_kib, "{test}: peak memory grew by {growth} KiB (limit {limit_kib} KiB)");
-}
-
 /// A bulk declaring 4 GiB (over the decoder's 512 MiB limit: refused at once) and one declaring 500 MiB
 /// (allowed: the client waits for it), each with ten bytes behind it: the first is a protocol error, the
 /// second times out, and the process's peak memory grows by at most a few MiB.
 pub fn declared_huge_bulks_never_grow_memory_by_their_length<R: Runtime>(url: &str, _server: &mut Server) {
-    in_own_process(8 * 1024, || {
+    const LIMIT_KIB: u64 = 8 * 1024;
+    let growth = in_own_process(|| {
+        let before = status_kib("VmRSS");
         let fake = FakeServer::start_each([hostile::after_handshake(hostile::HUGE_BULK), healthy()]);
         let c = fake_client::<R>(url, &fake);
         match R::exec(&c, cmd(&["GET", "huge"])) {
@@ -280,5 +248,10 @@ pub fn declared_huge_bulks_never_grow_memory_by_their_length<R: Runtime>(url: &s
             Ok(v) => panic!("[{}] answered {v:?}", R::NAME),
         }
         recovers_on_a_new_connection::<R>(&c, &fake, "a 500 MiB bulk that never came", false);
+        status_kib("VmHWM").saturating_sub(before).to_string()
     });
+    let Some(growth) = growth else { return }; // the child process: the parent checks
+    let growth: u64 = growth.parse().expect("a number of KiB");
+    eprintln!("[{}] peak memory grew by {growth} KiB", R::NAME);
+    assert!(growth <= LIMIT_KIB, "[{}] peak memory grew by {growth} KiB (limit {LIMIT_KIB} KiB)", R::NAME);
 }

@@ -263,6 +263,37 @@ pub fn run<R: Runtime>(transport: Transport, protocol: u8, scenario: fn(&str, &m
     scenario(&url, &mut server);
 }
 
+/// Runs `f` in a process of its own: this test binary again, running only the current test (libtest names
+/// each test's thread after it), in which `f` runs and what it returns is printed. The parent waits for
+/// it, fails when it fails, and returns what it printed; the child gets `None` and has nothing left to do.
+/// For scenarios that other tests in the same process would disturb, or be disturbed by: a memory
+/// measure, or a load that saturates a runtime's process-wide executor (which the other async tests of
+/// this binary share).
+fn in_own_process(f: impl FnOnce() -> String) -> Option<String> {
+    const CHILD: &str = "REDWIRE_SCENARIO_CHILD";
+    const MARK: &str = "REDWIRE_SCENARIO_RESULT=";
+    if std::env::var_os(CHILD).is_some() {
+        println!("{MARK}{}", f());
+        return None;
+    }
+    let test = std::thread::current().name().expect("libtest names each test's thread").to_string();
+    let exe = std::env::current_exe().expect("the test binary");
+    let out = std::process::Command::new(exe)
+        .args([test.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .expect("run the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{test} failed in its own process:\n{stdout}\n{stderr}");
+    eprint!("{stderr}");
+    let result = stdout
+        .lines()
+        .find_map(|l| l.split(MARK).nth(1)) // libtest may print "test name ... " in front of it
+        .unwrap_or_else(|| panic!("{test}: no {MARK} line (did the test run?):\n{stdout}"));
+    Some(result.trim().to_string())
+}
+
 /// `true` when the scenario's URL is a unix socket's.
 fn is_unix(url: &str) -> bool {
     url.starts_with("redis+unix:")
