@@ -20,18 +20,26 @@
 //!   cores, so CPU per op is the fairer figure; ops/s depends on what else runs.
 //! - Every batch checks its replies (values, counts); after every cell the server's `INFO commandstats`
 //!   must show exactly the operations the client claims, so nothing is skipped or double counted.
+//! - "100 tasks" spawns 100 tasks on the client's executor, each awaiting one GET; "100 joined futures"
+//!   polls 100 GET futures in the bench's own task. The async target compares the tasks row with
+//!   the same client's `pipeline 100` row; the joined row shows how much of the gap is the executor.
 //! - Without `--features smol` / `async-std` the redwire async columns stay empty; `redis-benchmark`
 //!   missing from `PATH` (`REDWIRE_BENCHMARK_BIN`) empties its column with a message.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "clients/join.rs"]
+mod join;
 #[path = "clients/measure.rs"]
 mod measure;
 #[path = "clients/redis_benchmark.rs"]
 mod redis_benchmark;
 #[path = "clients/redis_rs.rs"]
 mod redis_rs;
+#[cfg(any(feature = "smol", feature = "async-std"))]
+#[path = "clients/redwire_async.rs"]
+mod redwire_async;
 #[path = "clients/redwire_blocking.rs"]
 mod redwire_blocking;
 #[path = "clients/table.rs"]
@@ -75,6 +83,10 @@ impl Peer {
 struct Clients {
     port: u16,
     blocking: redwire::blocking::Client,
+    #[cfg(feature = "smol")]
+    smol: redwire::smol::Client,
+    #[cfg(feature = "async-std")]
+    async_std: redwire::async_std::Client,
     redis_sync: redis::Connection,
     redis_async: redis::aio::MultiplexedConnection,
     benchmark: bool,
@@ -89,6 +101,10 @@ impl Clients {
         Clients {
             port: server.port(),
             blocking: redwire::blocking::Client::open(&url).expect("redwire blocking client"),
+            #[cfg(feature = "smol")]
+            smol: redwire::smol::Client::open(&url).expect("redwire smol client"),
+            #[cfg(feature = "async-std")]
+            async_std: redwire::async_std::Client::open(&url).expect("redwire async-std client"),
             redis_sync: redis.get_connection().expect("redis sync connection"),
             redis_async: smol::block_on(redis.get_multiplexed_async_connection())
                 .expect("redis multiplexed connection"),
@@ -100,6 +116,11 @@ impl Clients {
     fn run(&mut self, p: Peer, w: Workload, secs: Duration) -> Option<measure::Sample> {
         match p {
             Peer::Blocking => redwire_blocking::run(&self.blocking, w, secs),
+            #[cfg(feature = "smol")]
+            Peer::Smol => redwire_async::run(&self.smol, w, secs),
+            #[cfg(feature = "async-std")]
+            Peer::AsyncStd => redwire_async::run(&self.async_std, w, secs),
+            #[allow(unreachable_patterns)] // a runtime not built in
             Peer::Smol | Peer::AsyncStd => None,
             Peer::RedisSync => redis_rs::run_sync(&mut self.redis_sync, w, secs),
             Peer::RedisAsync => redis_rs::run_async(&mut self.redis_async, w, secs),
