@@ -7,8 +7,8 @@
 //! order, into one `Cmd`; only when the calls came out of order is the body reassembled, once, on
 //! conversion. This file knows no command names: the generated code calls it.
 
+use super::body::Body;
 use super::{Cmd, ToArgs};
-use bytes::BytesMut;
 
 /// The group of required arguments written by constructors: never replaced.
 const REQUIRED: u16 = u16::MAX;
@@ -114,15 +114,16 @@ impl Parts {
         }
         self.segs.retain(|s| !s.dead);
         self.segs.sort_by_key(|s| s.pos); // stable: same position keeps call order
-        let old = &self.cmd.body;
-        let mut body = BytesMut::with_capacity(old.len());
-        body.extend_from_slice(&old[..self.head_len]);
+        let old = self.cmd.body.as_slice();
+        let mut body = Body::with_capacity(old.len());
+        body.extend(&[&old[..self.head_len]]);
         let mut argc = self.head_argc;
         for s in &self.segs {
-            body.extend_from_slice(&old[s.start..s.end]);
+            body.extend(&[&old[s.start..s.end]]);
             argc += s.argc;
         }
-        Cmd { body, argc }
+        // The name is the first argument, before every segment: it has not moved.
+        Cmd { body, argc, name: self.cmd.name }
     }
 }
 
