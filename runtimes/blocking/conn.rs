@@ -211,6 +211,13 @@ impl Conn {
     /// server closed it: `CLIENT KILL`, `timeout`, a restart) or bytes the core rejects mean dead. When the
     /// stream has no non-blocking mode the probe cannot tell and says alive.
     pub(crate) fn probe(&mut self) -> bool {
+        // Sockets peek in one system call: nothing waiting (the usual case) is alive, end-of-file dead;
+        // waiting bytes (and streams that cannot peek) take the read below, whose bytes the core judges.
+        match self.stream.peek_nonblocking() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return self.is_reusable(),
+            Ok(0) => return false,
+            _ => {}
+        }
         match self.stream.set_nonblocking(true) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Unsupported => return !self.broken,
