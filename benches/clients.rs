@@ -23,12 +23,17 @@
 //! - "100 tasks" spawns 100 tasks on the client's executor, each awaiting one GET; "100 joined futures"
 //!   polls 100 GET futures in the bench's own task. The async target compares the tasks row with
 //!   the same client's `pipeline 100` row; the joined row shows how much of the gap is the executor.
+//! - "floor (raw socket)" is no client: it writes pre-encoded request bytes and reads the reply's known
+//!   length (`clients/floor.rs`). What it spends is the kernel's and the server's share, which every
+//!   client pays; `floor / redis sync` is the most any client could gain over the `redis` crate.
 //! - Without `--features smol` / `async-std` the redwire async columns stay empty; `redis-benchmark`
 //!   missing from `PATH` (`REDWIRE_BENCHMARK_BIN`) empties its column with a message.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "clients/floor.rs"]
+mod floor;
 #[path = "clients/join.rs"]
 mod join;
 #[path = "clients/measure.rs"]
@@ -61,11 +66,19 @@ pub enum Peer {
     RedisSync,
     RedisAsync,
     RedisBenchmark,
+    Floor,
 }
 
 impl Peer {
-    pub const ALL: [Peer; 6] =
-        [Peer::Blocking, Peer::Smol, Peer::AsyncStd, Peer::RedisSync, Peer::RedisAsync, Peer::RedisBenchmark];
+    pub const ALL: [Peer; 7] = [
+        Peer::Blocking,
+        Peer::Smol,
+        Peer::AsyncStd,
+        Peer::RedisSync,
+        Peer::RedisAsync,
+        Peer::RedisBenchmark,
+        Peer::Floor,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -75,6 +88,7 @@ impl Peer {
             Peer::RedisSync => "redis sync",
             Peer::RedisAsync => "redis async",
             Peer::RedisBenchmark => "redis-benchmark",
+            Peer::Floor => "floor (raw socket)",
         }
     }
 }
@@ -90,6 +104,7 @@ struct Clients {
     redis_sync: redis::Connection,
     redis_async: redis::aio::MultiplexedConnection,
     benchmark: bool,
+    floor: floor::Floor,
 }
 
 impl Clients {
@@ -109,6 +124,7 @@ impl Clients {
             redis_async: smol::block_on(redis.get_multiplexed_async_connection())
                 .expect("redis multiplexed connection"),
             benchmark: redis_benchmark::available(),
+            floor: floor::Floor::connect(server.port()),
         }
     }
 
@@ -126,6 +142,7 @@ impl Clients {
             Peer::RedisAsync => redis_rs::run_async(&mut self.redis_async, w, secs),
             Peer::RedisBenchmark if self.benchmark => redis_benchmark::run(self.port, w, secs),
             Peer::RedisBenchmark => None,
+            Peer::Floor => self.floor.run(w, secs),
         }
     }
 }
