@@ -185,7 +185,14 @@ impl Conn {
     }
 
     /// One read straight into the connection's buffer, of up to `read_size` bytes, which then adapts.
+    /// When the core knows the reply needs fewer (the tail of a large bulk string), the read asks for
+    /// that much (at least `MIN_READ`), so no more room than the reply fills is zeroed, and the size
+    /// stays as it was.
     fn read(&mut self) -> io::Result<usize> {
+        let needed = self.conn.bytes_needed();
+        if needed > 0 && needed < self.read_size {
+            return self.read_at_most(needed.max(MIN_READ));
+        }
         let result = self.read_at_most(self.read_size);
         let n = *result.as_ref().unwrap_or(&0);
         if n == self.read_size {
