@@ -14,7 +14,6 @@ use crate::cmd::{self, Commands, ScanState, ScriptCall};
 use crate::resp::Value;
 use crate::{Cmd, Config, Error, FromValue, Result, ToArgs};
 use std::collections::VecDeque;
-use std::sync::OnceLock;
 
 /// A blocking Redis client: `Send + Sync + Clone`, backed by a connection [`Pool`].
 ///
@@ -280,7 +279,7 @@ impl Commands for Client {
 
 /// [`Error::Usage`] for a command a pooled connection must not run, saying what to use instead.
 pub(crate) fn refuse_excluded(cmd: &Cmd) -> Result<()> {
-    if !may_be_excluded(cmd.name()) {
+    if !cmd::may_be_excluded(cmd.name()) {
         return Ok(());
     }
     let Some(info) = cmd::info_for(cmd) else { return Ok(()) };
@@ -303,38 +302,6 @@ pub(crate) fn refuse_excluded(cmd: &Cmd) -> Result<()> {
         _ => "the blocking client has no dedicated-connection API for it",
     };
     Err(Error::Usage(format!("{} cannot run on a pooled Client: {reason}; {instead}", info.display_name())))
-}
-
-/// `false` when no command the table excludes starts with `name`'s first word: every excluded entry is a
-/// top-level command or a subcommand of a container, and that name or container is the first word (up to
-/// a space or `|`, which [`cmd::lookup`] reads as a space). Skips the table's binary searches for almost
-/// every command; they were a quarter of the client's CPU in a pipeline of 128 SETs. A bitmap of (length,
-/// first letter) answers first, so most commands are let through without comparing a word.
-fn may_be_excluded(name: &[u8]) -> bool {
-    struct FirstWords {
-        words: Vec<&'static str>,
-        /// Bit `letter % 32` of `by_len[len.min(15)]` is set when a word of that length starts with it.
-        by_len: [u32; 16],
-    }
-    static FIRST_WORDS: OnceLock<FirstWords> = OnceLock::new();
-    let bit = |word: &[u8]| word.first().map_or(0, |&c| 1u32 << (c.to_ascii_uppercase() % 32));
-    let first_words = FIRST_WORDS.get_or_init(|| {
-        let mut words: Vec<&str> = cmd::COMMANDS
-            .iter()
-            .filter(|c| c.excluded.is_some())
-            .map(|c| c.container.unwrap_or(c.name))
-            .collect();
-        words.sort_unstable();
-        words.dedup();
-        let mut by_len = [0u32; 16];
-        words.iter().for_each(|w| by_len[w.len().min(15)] |= bit(w.as_bytes()));
-        FirstWords { words, by_len }
-    });
-    let first = name.split(|&b| b == b' ' || b == b'|').next().unwrap_or(name);
-    if first_words.by_len[first.len().min(15)] & bit(first) == 0 {
-        return false;
-    }
-    first_words.words.iter().any(|w| w.len() == first.len() && w.as_bytes().eq_ignore_ascii_case(first))
 }
 
 /// An iterator over the items of a SCAN-family command, from [`Client::scan_iter`].
@@ -410,6 +377,7 @@ mod tests {
             }
         }
         assert!(excluded > 20, "the table excludes commands: {excluded} forms refused");
-        assert!(!may_be_excluded(b"SET") && !may_be_excluded(b"get") && may_be_excluded(b"Client"));
+        assert!(!cmd::may_be_excluded(b"SET") && !cmd::may_be_excluded(b"get"));
+        assert!(cmd::may_be_excluded(b"Client") && cmd::may_be_excluded(b"client setname"));
     }
 }

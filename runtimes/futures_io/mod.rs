@@ -85,21 +85,10 @@ pub(crate) fn replicate(e: &Error) -> Error {
 }
 
 /// The usage error for a command that must not run on a shared or pooled connection, from the command
-/// table's `excluded` reason. Runs on every request, so a command whose name starts no excluded entry
-/// (almost all) is let through after a few length comparisons, without a table lookup.
+/// table's `excluded` reason. Runs on every request: almost every command is let through by
+/// `cmd::may_be_excluded` without a table lookup.
 pub(crate) fn refuse_excluded(cmd: &crate::Cmd) -> crate::Result<()> {
-    static NAMES: std::sync::OnceLock<Vec<&'static [u8]>> = std::sync::OnceLock::new();
-    let names = NAMES.get_or_init(|| {
-        let mut names: Vec<&'static [u8]> = crate::cmd::COMMANDS
-            .iter()
-            .filter(|c| c.excluded.is_some())
-            .map(|c| c.name.split('|').next().unwrap_or(c.name).as_bytes())
-            .collect();
-        names.dedup();
-        names
-    });
-    let name = cmd.name();
-    if !names.iter().any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name)) {
+    if !crate::cmd::may_be_excluded(cmd.name()) {
         return Ok(());
     }
     match crate::cmd::info_for(cmd).and_then(|info| info.excluded.map(|why| (info, why))) {

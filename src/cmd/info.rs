@@ -280,6 +280,35 @@ pub fn lookup(name: &str) -> Option<&'static CommandInfo> {
     COMMANDS.binary_search_by(|c| c.name.cmp(key)).ok().map(|i| &COMMANDS[i])
 }
 
+/// `false` when no entry the table excludes (`CommandInfo::excluded`: commands a pooled or shared
+/// connection must not run) has `name`'s first word (up to a space or `|`) as its name or container;
+/// `true` means "look it up" with [`info_for`]. Runtimes call it on every command, so a (length, first
+/// letter) bitmap answers first: GET, SET and almost every other command pass without a comparison.
+#[cfg_attr(not(any(feature = "blocking", feature = "smol", feature = "async-std")), allow(dead_code))]
+pub(crate) fn may_be_excluded(name: &[u8]) -> bool {
+    struct FirstWords {
+        words: Vec<&'static str>,
+        /// Bit `letter % 32` of `by_len[len.min(15)]` is set when a word of that length starts with it.
+        by_len: [u32; 16],
+    }
+    static FIRST_WORDS: std::sync::OnceLock<FirstWords> = std::sync::OnceLock::new();
+    let bit = |word: &[u8]| word.first().map_or(0, |&c| 1u32 << (c.to_ascii_uppercase() % 32));
+    let first_words = FIRST_WORDS.get_or_init(|| {
+        let mut words: Vec<&str> =
+            COMMANDS.iter().filter(|c| c.excluded.is_some()).map(|c| c.container.unwrap_or(c.name)).collect();
+        words.sort_unstable();
+        words.dedup();
+        let mut by_len = [0u32; 16];
+        words.iter().for_each(|w| by_len[w.len().min(15)] |= bit(w.as_bytes()));
+        FirstWords { words, by_len }
+    });
+    let first = name.split(|&b| b == b' ' || b == b'|').next().unwrap_or(name);
+    if first_words.by_len[first.len().min(15)] & bit(first) == 0 {
+        return false;
+    }
+    first_words.words.iter().any(|w| w.len() == first.len() && w.as_bytes().eq_ignore_ascii_case(first))
+}
+
 /// The table entry for a built command: its name, or its container and subcommand (`CLIENT LIST`).
 ///
 /// ```
@@ -303,4 +332,22 @@ pub fn info_for(cmd: &Cmd) -> Option<&'static CommandInfo> {
         }
     }
     Some(top)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_excluded_entry_may_be_excluded_and_plain_commands_pass() {
+        for info in COMMANDS.iter().filter(|c| c.excluded.is_some()) {
+            let spaced = info.name.replace('|', " ");
+            for name in [info.name.to_string(), spaced.clone(), spaced.to_uppercase()] {
+                assert!(may_be_excluded(name.as_bytes()), "{name}");
+            }
+        }
+        for name in ["GET", "set", "HGETALL", "lrange", "CLIENTS", "xadd", ""] {
+            assert!(!may_be_excluded(name.as_bytes()), "{name}");
+        }
+    }
 }

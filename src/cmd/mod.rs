@@ -19,6 +19,11 @@ pub use blocking::{block_time, Block};
 pub use builder::Parts;
 pub use from_value::FromValue;
 pub use generated::*;
+#[cfg_attr(
+    not(any(feature = "blocking", feature = "smol", feature = "async-std")),
+    allow(unused_imports)
+)]
+pub(crate) use info::may_be_excluded;
 pub use info::{info_for, lookup, ArgInfo, ArgKind, CommandFlags, CommandInfo};
 pub use scan::ScanState;
 pub use script::{Script, ScriptCall};
