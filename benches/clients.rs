@@ -121,8 +121,12 @@ impl Clients {
             #[cfg(feature = "async-std")]
             async_std: redwire::async_std::Client::open(&url).expect("redwire async-std client"),
             redis_sync: redis.get_connection().expect("redis sync connection"),
-            redis_async: smol::block_on(redis.get_multiplexed_async_connection())
-                .expect("redis multiplexed connection"),
+            // No response timeout, as redwire's clients have none by default (its 500 ms default fails
+            // tasks when the machine is loaded).
+            redis_async: smol::block_on(redis.get_multiplexed_async_connection_with_config(
+                &redis::AsyncConnectionConfig::new().set_response_timeout(None),
+            ))
+            .expect("redis multiplexed connection"),
             benchmark: redis_benchmark::available(),
             floor: floor::Floor::connect(server.port()),
         }
