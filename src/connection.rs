@@ -713,8 +713,13 @@ impl<P> std::fmt::Debug for Connection<P> {
     }
 }
 
-/// Takes the attributes off the front of a frame (several in a row are merged).
+/// Takes the attributes off the front of a frame (several in a row are merged). Inlined, so the usual
+/// frame (no attribute) costs a tag check.
+#[inline]
 fn split_attribute(frame: Value) -> (Option<Attributes>, Value) {
+    if !matches!(frame, Value::Attribute { .. }) {
+        return (None, frame);
+    }
     let mut attribute: Option<Attributes> = None;
     let mut value = frame;
     while let Value::Attribute { attributes, value: inner } = value {

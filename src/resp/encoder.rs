@@ -25,9 +25,14 @@ pub fn encode_command<A: AsRef<[u8]>>(buf: &mut BytesMut, args: &[A]) {
     }
 }
 
-/// Writes `<prefix><n>\r\n`.
+/// Writes `<prefix><n>\r\n`. A command's array header (`*3\r\n`) almost always has one digit: four
+/// bytes, appended as one fixed-size copy.
+#[inline]
 pub(crate) fn write_header(buf: &mut BytesMut, prefix: u8, n: i64) {
-    buf.extend_from_slice(Header::new(prefix, n).as_bytes());
+    match u8::try_from(n) {
+        Ok(d @ 0..=9) => buf.extend_from_slice(&[prefix, b'0' + d, b'\r', b'\n']),
+        _ => buf.extend_from_slice(Header::new(prefix, n).as_bytes()),
+    }
 }
 
 /// `<prefix><n>\r\n`, formatted on the stack, to be appended in one copy (headers are written twice per
