@@ -12,9 +12,11 @@
 //!
 //! - One server (`tests/support`: free loopback port, persistence off, killed on drop and by a watchdog if
 //!   this process dies), loaded once with the data every workload reads (`clients/workload.rs`).
-//! - Each cell (workload × client) runs for `REDWIRE_BENCH_SECS` (default 0.7 s) after one warm-up batch,
-//!   in `REDWIRE_BENCH_ROUNDS` rounds (default 3) that interleave the clients, so a load spike from
-//!   elsewhere on the machine hits every client alike. ops/s is the median of the rounds.
+//! - Each cell (workload × client) runs for `REDWIRE_BENCH_SECS` (default 0.5 s) after one warm-up batch,
+//!   once per round; `REDWIRE_BENCH_ROUNDS` rounds (default 5) each run every cell, workload by workload
+//!   and client by client, so the cells a ratio compares run seconds apart and a load spike from
+//!   elsewhere on the machine (it is shared) hits them alike. ops/s is the median of the rounds; every
+//!   ratio is the median of the per-round ratios, so one disturbed round does not decide it.
 //! - CPU per op is this process's `utime + stime` from `/proc/self/stat` (every thread, so async
 //!   executors count), `cutime + cstime` for `redis-benchmark`. Client and server share the machine's
 //!   cores, so CPU per op is the fairer figure; ops/s depends on what else runs.
@@ -205,8 +207,8 @@ fn loadavg() -> String {
 fn main() {
     let filters: Vec<String> =
         std::env::args().skip(1).filter(|a| !a.starts_with('-')).map(|a| a.to_lowercase()).collect();
-    let secs = Duration::from_secs_f64(env_or("REDWIRE_BENCH_SECS", 0.7));
-    let rounds: usize = env_or("REDWIRE_BENCH_ROUNDS", 3);
+    let secs = Duration::from_secs_f64(env_or("REDWIRE_BENCH_SECS", 0.5));
+    let rounds: usize = env_or("REDWIRE_BENCH_ROUNDS", 5);
     let only: Vec<String> = std::env::var("REDWIRE_BENCH_CLIENTS")
         .map(|v| v.split(',').map(|c| c.trim().to_lowercase()).collect())
         .unwrap_or_default();
@@ -246,8 +248,8 @@ fn main() {
     }
 
     let mut results = table::Results::default();
-    for &w in &workloads {
-        for round in 0..rounds {
+    for round in 0..rounds {
+        for &w in &workloads {
             for &p in &peers {
                 let before = server_calls(&mut raw, w.command());
                 let Some(sample) = clients.run(p, w, secs) else { continue };
