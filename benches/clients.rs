@@ -27,7 +27,7 @@
 //!   the same client's `pipeline 100` row; the joined row shows how much of the gap is the executor.
 //! - "floor (raw socket)" is no client: it writes pre-encoded request bytes and reads the reply's known
 //!   length (`clients/floor.rs`). What it spends is the kernel's and the server's share, which every
-//!   client pays; `floor / redis sync` is the most any client could gain over the `redis` crate.
+//!   client pays; `floor / redis sync` is about the most any client could gain over the `redis` crate.
 //! - Without `--features smol` / `async-std` the redwire async columns stay empty; `redis-benchmark`
 //!   missing from `PATH` (`REDWIRE_BENCHMARK_BIN`) empties its column with a message.
 

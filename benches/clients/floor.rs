@@ -1,9 +1,10 @@
-//! The floor: the least any client can do for a workload on this machine, as a reference column. The
-//! request bytes are encoded once, before the clock starts; each batch writes them and reads exactly the
-//! reply's known length into a buffer allocated once, then compares (GET 1 MiB: as `check_big` samples
-//! it). No parsing, no allocation, no pool: one `write` and the fewest `read`s. What is left is the
-//! kernel (loopback TCP) and the server, which every client pays alike — so `floor / redis sync` is the
-//! most any client could gain over the `redis` crate on a workload.
+//! The floor: the least client work a workload needs, as a reference column. The request bytes are
+//! encoded once, before the clock starts; each batch writes them and reads exactly the reply's known
+//! length into a buffer allocated once (`read_exact`), then compares (GET 1 MiB: as `check_big` samples
+//! it). No parsing, no allocation, no pool. What is left is the kernel (loopback TCP) and the server,
+//! which every client pays alike, so `floor / redis sync` is about the most a client could gain over the
+//! `redis` crate. (Not a strict bound for large replies: a client whose reads are sized differently can
+//! be scheduled differently, and GET 1 MiB sometimes runs faster on redwire than here.)
 
 use crate::measure::{timed, Sample};
 use crate::workload::*;

@@ -196,7 +196,7 @@ impl Results {
                 1.2,
             );
             line(
-                format!("floor vs redis sync ops/s, {} (no client can do better)", w.name()),
+                format!("floor vs redis sync ops/s, {} (a client doing no work)", w.name()),
                 self.speed(w, Peer::Floor, Peer::RedisSync),
                 0.0,
             );
