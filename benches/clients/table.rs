@@ -175,7 +175,7 @@ impl Results {
             let verdict = if g >= want {
                 "met".to_string()
             } else {
-                format!("MISSED by {:.0}%", (1.0 - g / want) * 100.0)
+                format!("MISSED by {:.1}%", (1.0 - g / want) * 100.0)
             };
             match want {
                 0.0 => println!("  - {what}: {g:.2}× (reference)"),
