@@ -8,44 +8,20 @@
 //! - `spawned_noop_tasks`: the same 100 spawns without the GET: the executor's share of `spawned_tasks`.
 //!
 //! Run: `cargo bench --bench async_pipelining --features smol`. Every iteration checks the values it got.
+//! `benches/clients.rs` has the same comparison (on both runtimes, beside the redis crate) in its table;
+//! this one, with criterion's statistics, adds the executor's own cost (`spawned_noop_tasks`).
 
+#[path = "clients/join.rs"]
+mod join;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use join::join_all;
 use redwire::cmd::{Commands, PipelineCommands};
 use redwire::smol::Client;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 const N: usize = 100;
-
-/// Polls every future until all are done; their outputs in order.
-async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
-    let mut slots: Vec<_> = futures.into_iter().map(|f| (Some(f), None)).collect();
-    std::future::poll_fn(|cx: &mut Context<'_>| {
-        let mut pending = false;
-        for (future, out) in &mut slots {
-            if let Some(f) = future {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
-                        *out = Some(v);
-                        *future = None;
-                    }
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    slots.into_iter().map(|(_, out)| out.expect("every future finished")).collect()
-}
 
 fn keys() -> Vec<String> {
     (0..N).map(|i| format!("key:{i}")).collect()
@@ -87,15 +63,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function("joined_futures", |b| {
         b.iter(|| {
             smol::block_on(async {
-                let futures = keys
-                    .iter()
-                    .map(|k| {
-                        Box::pin(client.get::<String>(k))
-                            as Pin<Box<dyn Future<Output = redwire::Result<String>> + Send>>
-                    })
+                let values: Vec<String> = join_all(keys.iter().map(|k| client.get::<String>(k)))
+                    .await
+                    .into_iter()
+                    .map(|r| r.expect("GET"))
                     .collect();
-                let values: Vec<String> =
-                    join_all(futures).await.into_iter().map(|r| r.expect("GET")).collect();
                 check(&values);
             })
         })

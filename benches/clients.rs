@@ -12,26 +12,41 @@
 //!
 //! - One server (`tests/support`: free loopback port, persistence off, killed on drop and by a watchdog if
 //!   this process dies), loaded once with the data every workload reads (`clients/workload.rs`).
-//! - Each cell (workload × client) runs for `REDWIRE_BENCH_SECS` (default 0.7 s) after one warm-up batch,
-//!   in `REDWIRE_BENCH_ROUNDS` rounds (default 3) that interleave the clients, so a load spike from
-//!   elsewhere on the machine hits every client alike. ops/s is the median of the rounds.
+//! - Each cell (workload × client) runs for `REDWIRE_BENCH_SECS` (default 0.5 s) after one warm-up batch,
+//!   once per round; `REDWIRE_BENCH_ROUNDS` rounds (default 5) each run every cell, workload by workload
+//!   and client by client, so the cells a ratio compares run seconds apart and a load spike from
+//!   elsewhere on the machine (it is shared) hits them alike. ops/s is the median of the rounds; every
+//!   ratio is the median of the per-round ratios, so one disturbed round does not decide it.
 //! - CPU per op is this process's `utime + stime` from `/proc/self/stat` (every thread, so async
 //!   executors count), `cutime + cstime` for `redis-benchmark`. Client and server share the machine's
 //!   cores, so CPU per op is the fairer figure; ops/s depends on what else runs.
 //! - Every batch checks its replies (values, counts); after every cell the server's `INFO commandstats`
 //!   must show exactly the operations the client claims, so nothing is skipped or double counted.
+//! - "100 tasks" spawns 100 tasks on the client's executor, each awaiting one GET; "100 joined futures"
+//!   polls 100 GET futures in the bench's own task. The async target compares the tasks row with
+//!   the same client's `pipeline 100` row; the joined row shows how much of the gap is the executor.
+//! - "floor (raw socket)" is no client: it writes pre-encoded request bytes and reads the reply's known
+//!   length (`clients/floor.rs`). What it spends is the kernel's and the server's share, which every
+//!   client pays; `floor / redis sync` is about the most any client could gain over the `redis` crate.
 //! - Without `--features smol` / `async-std` the redwire async columns stay empty; `redis-benchmark`
 //!   missing from `PATH` (`REDWIRE_BENCHMARK_BIN`) empties its column with a message.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "clients/floor.rs"]
+mod floor;
+#[path = "clients/join.rs"]
+mod join;
 #[path = "clients/measure.rs"]
 mod measure;
 #[path = "clients/redis_benchmark.rs"]
 mod redis_benchmark;
 #[path = "clients/redis_rs.rs"]
 mod redis_rs;
+#[cfg(any(feature = "smol", feature = "async-std"))]
+#[path = "clients/redwire_async.rs"]
+mod redwire_async;
 #[path = "clients/redwire_blocking.rs"]
 mod redwire_blocking;
 #[path = "clients/table.rs"]
@@ -53,11 +68,19 @@ pub enum Peer {
     RedisSync,
     RedisAsync,
     RedisBenchmark,
+    Floor,
 }
 
 impl Peer {
-    pub const ALL: [Peer; 6] =
-        [Peer::Blocking, Peer::Smol, Peer::AsyncStd, Peer::RedisSync, Peer::RedisAsync, Peer::RedisBenchmark];
+    pub const ALL: [Peer; 7] = [
+        Peer::Blocking,
+        Peer::Smol,
+        Peer::AsyncStd,
+        Peer::RedisSync,
+        Peer::RedisAsync,
+        Peer::RedisBenchmark,
+        Peer::Floor,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -67,6 +90,7 @@ impl Peer {
             Peer::RedisSync => "redis sync",
             Peer::RedisAsync => "redis async",
             Peer::RedisBenchmark => "redis-benchmark",
+            Peer::Floor => "floor (raw socket)",
         }
     }
 }
@@ -75,9 +99,14 @@ impl Peer {
 struct Clients {
     port: u16,
     blocking: redwire::blocking::Client,
+    #[cfg(feature = "smol")]
+    smol: redwire::smol::Client,
+    #[cfg(feature = "async-std")]
+    async_std: redwire::async_std::Client,
     redis_sync: redis::Connection,
     redis_async: redis::aio::MultiplexedConnection,
     benchmark: bool,
+    floor: floor::Floor,
 }
 
 impl Clients {
@@ -89,10 +118,19 @@ impl Clients {
         Clients {
             port: server.port(),
             blocking: redwire::blocking::Client::open(&url).expect("redwire blocking client"),
+            #[cfg(feature = "smol")]
+            smol: redwire::smol::Client::open(&url).expect("redwire smol client"),
+            #[cfg(feature = "async-std")]
+            async_std: redwire::async_std::Client::open(&url).expect("redwire async-std client"),
             redis_sync: redis.get_connection().expect("redis sync connection"),
-            redis_async: smol::block_on(redis.get_multiplexed_async_connection())
-                .expect("redis multiplexed connection"),
+            // No response timeout, as redwire's clients have none by default (its 500 ms default fails
+            // tasks when the machine is loaded).
+            redis_async: smol::block_on(redis.get_multiplexed_async_connection_with_config(
+                &redis::AsyncConnectionConfig::new().set_response_timeout(None),
+            ))
+            .expect("redis multiplexed connection"),
             benchmark: redis_benchmark::available(),
+            floor: floor::Floor::connect(server.port()),
         }
     }
 
@@ -100,11 +138,17 @@ impl Clients {
     fn run(&mut self, p: Peer, w: Workload, secs: Duration) -> Option<measure::Sample> {
         match p {
             Peer::Blocking => redwire_blocking::run(&self.blocking, w, secs),
+            #[cfg(feature = "smol")]
+            Peer::Smol => redwire_async::run(&self.smol, w, secs),
+            #[cfg(feature = "async-std")]
+            Peer::AsyncStd => redwire_async::run(&self.async_std, w, secs),
+            #[allow(unreachable_patterns)] // a runtime not built in
             Peer::Smol | Peer::AsyncStd => None,
             Peer::RedisSync => redis_rs::run_sync(&mut self.redis_sync, w, secs),
             Peer::RedisAsync => redis_rs::run_async(&mut self.redis_async, w, secs),
             Peer::RedisBenchmark if self.benchmark => redis_benchmark::run(self.port, w, secs),
             Peer::RedisBenchmark => None,
+            Peer::Floor => self.floor.run(w, secs),
         }
     }
 }
@@ -163,8 +207,8 @@ fn loadavg() -> String {
 fn main() {
     let filters: Vec<String> =
         std::env::args().skip(1).filter(|a| !a.starts_with('-')).map(|a| a.to_lowercase()).collect();
-    let secs = Duration::from_secs_f64(env_or("REDWIRE_BENCH_SECS", 0.7));
-    let rounds: usize = env_or("REDWIRE_BENCH_ROUNDS", 3);
+    let secs = Duration::from_secs_f64(env_or("REDWIRE_BENCH_SECS", 0.5));
+    let rounds: usize = env_or("REDWIRE_BENCH_ROUNDS", 5);
     let only: Vec<String> = std::env::var("REDWIRE_BENCH_CLIENTS")
         .map(|v| v.split(',').map(|c| c.trim().to_lowercase()).collect())
         .unwrap_or_default();
@@ -204,8 +248,8 @@ fn main() {
     }
 
     let mut results = table::Results::default();
-    for &w in &workloads {
-        for round in 0..rounds {
+    for round in 0..rounds {
+        for &w in &workloads {
             for &p in &peers {
                 let before = server_calls(&mut raw, w.command());
                 let Some(sample) = clients.run(p, w, secs) else { continue };

@@ -4,7 +4,7 @@
 //!
 //! Pure functions of a [`Cmd`]'s arguments: no connection state here (that is `src/state.rs`).
 
-use crate::cmd::blocking::{block_time_by, timeout_arg};
+use crate::cmd::blocking::{block_time_by, timeout_arg_upper};
 use crate::cmd::Block;
 use crate::event::SubscriptionKind;
 use crate::Cmd;
@@ -79,7 +79,7 @@ pub(crate) fn classify(cmd: &Cmd) -> Class {
              set them in Config (protocol, credentials, client name) instead",
         ),
         b"CLIENT" => client_subcommand(cmd),
-        _ => match timeout_arg(name) {
+        upper => match timeout_arg_upper(upper) {
             Some(rule) => match block_time_by(cmd, rule) {
                 Block::No => Class::Plain,
                 Block::Forever => Class::Blocking(None),

@@ -42,8 +42,8 @@ const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 ///   [`in_flight`](Self::in_flight), [`is_subscribed`](Self::is_subscribed),
 ///   [`subscriptions`](Self::subscriptions), [`resubscribe_commands`](Self::resubscribe_commands),
 ///   [`is_watching`](Self::is_watching), [`in_multi`](Self::in_multi), [`db`](Self::db),
-///   [`is_poisoned`](Self::is_poisoned), [`is_fatal`](Self::is_fatal), and [`is_reusable`](Self::is_reusable)
-///   for pools.
+///   [`is_poisoned`](Self::is_poisoned), [`is_fatal`](Self::is_fatal), [`is_reusable`](Self::is_reusable)
+///   for pools, and [`bytes_needed`](Self::bytes_needed) for sizing reads.
 ///
 /// # Call order
 /// After anything that may produce output (constructing, sending, an input), drain the outputs:
@@ -263,6 +263,18 @@ impl<P: ReplyParser<Output = Value, Error = DecodeError>> Connection<P> {
     /// poisoned, closed by the server) or `QUIT` was sent.
     pub fn is_fatal(&self) -> bool {
         self.state.fatal.is_some() || self.state.quit_sent
+    }
+
+    /// At least how many more bytes the reply being read needs before [`poll_event`](Self::poll_event)
+    /// can yield it: exact for a string reply whose header has arrived (the rest of a 1 MiB `GET`), 0
+    /// when unknown or when the connection is dead. Runtimes may size their next read with it, so as
+    /// not to prepare (zero) more room than the reply will fill; never allocate that much up front: the
+    /// length is the server's claim.
+    pub fn bytes_needed(&self) -> usize {
+        if self.state.fatal.is_some() || !self.events.is_empty() {
+            return 0;
+        }
+        self.decoder.bytes_needed(&self.read)
     }
 
     /// `true` when a pool may hand this connection to someone else: the handshake completed, nothing is
@@ -723,8 +735,13 @@ impl<P> std::fmt::Debug for Connection<P> {
     }
 }
 
-/// Takes the attributes off the front of a frame (several in a row are merged).
+/// Takes the attributes off the front of a frame (several in a row are merged). Inlined, so the usual
+/// frame (no attribute) costs a tag check.
+#[inline]
 fn split_attribute(frame: Value) -> (Option<Attributes>, Value) {
+    if !matches!(frame, Value::Attribute { .. }) {
+        return (None, frame);
+    }
     let mut attribute: Option<Attributes> = None;
     let mut value = frame;
     while let Value::Attribute { attributes, value: inner } = value {

@@ -20,7 +20,7 @@ pub fn available() -> bool {
     Command::new(binary()).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
-/// The command line's workload part, `None` for tasks (one process, one connection has no such form).
+/// The command line's workload part, `None` for tasks and joined futures (one process, one connection has no such form).
 fn command(w: Workload) -> Option<(usize, Vec<String>)> {
     let value = String::from_utf8(VALUE16.to_vec()).expect("ASCII");
     let last = (LIST_LEN - 1).to_string();
@@ -29,7 +29,7 @@ fn command(w: Workload) -> Option<(usize, Vec<String>)> {
         Workload::Get { depth } => (depth, vec!["GET".into(), GET_KEY.into()]),
         Workload::Lrange600 => (1, vec!["LRANGE".into(), LIST_KEY.into(), "0".into(), last]),
         Workload::GetBig => (1, vec!["GET".into(), BIG_KEY.into()]),
-        Workload::Tasks => return None,
+        Workload::Tasks | Workload::Joined => return None,
     })
 }
 

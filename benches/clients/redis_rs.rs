@@ -3,6 +3,7 @@
 //! `Commands`/`AsyncCommands` methods, `redis::pipe()` (not atomic) for pipelines. Every batch checks its
 //! replies with the same checks as redwire's.
 
+use crate::join::join_all;
 use crate::measure::{timed, Sample};
 use crate::workload::*;
 use redis::aio::MultiplexedConnection;
@@ -58,14 +59,14 @@ fn get_big(c: &mut redis::Connection) -> u64 {
     1
 }
 
-/// One cell on the sync client; `None` for the tasks workload.
+/// One cell on the sync client; `None` for tasks and joined futures.
 pub fn run_sync(c: &mut redis::Connection, w: Workload, secs: Duration) -> Option<Sample> {
     Some(match w {
         Workload::Set { depth } => timed!(secs, set(c, depth)),
         Workload::Get { depth } => timed!(secs, get(c, depth)),
         Workload::Lrange600 => timed!(secs, lrange(c)),
         Workload::GetBig => timed!(secs, get_big(c)),
-        Workload::Tasks => return None,
+        Workload::Tasks | Workload::Joined => return None,
     })
 }
 
@@ -116,6 +117,14 @@ async fn tasks_async(c: &MultiplexedConnection) -> u64 {
     TASKS as u64
 }
 
+/// [`TASKS`] GET futures, each on a clone of the connection, polled together in this task.
+async fn joined_async(c: &MultiplexedConnection) -> u64 {
+    let mut conns: Vec<MultiplexedConnection> = (0..TASKS).map(|_| c.clone()).collect();
+    let replies = join_all(conns.iter_mut().map(|c| c.get::<_, Vec<u8>>(GET_KEY))).await;
+    replies.into_iter().for_each(|r| check_get(&r.expect("GET")));
+    TASKS as u64
+}
+
 /// One cell on the async multiplexed connection, driven by `smol::block_on`.
 pub fn run_async(c: &mut MultiplexedConnection, w: Workload, secs: Duration) -> Option<Sample> {
     smol::block_on(async {
@@ -125,6 +134,7 @@ pub fn run_async(c: &mut MultiplexedConnection, w: Workload, secs: Duration) -> 
             Workload::Lrange600 => timed!(secs, lrange_async(c).await),
             Workload::GetBig => timed!(secs, get_big_async(c).await),
             Workload::Tasks => timed!(secs, tasks_async(c).await),
+            Workload::Joined => timed!(secs, joined_async(c).await),
         })
     })
 }

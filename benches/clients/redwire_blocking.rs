@@ -55,13 +55,13 @@ fn get_big(c: &Client) -> u64 {
     1
 }
 
-/// One cell; `None` for a workload this client has no form of (tasks need an async client).
+/// One cell; `None` for a workload this client has no form of (tasks and joined futures need an async client).
 pub fn run(c: &Client, w: Workload, secs: Duration) -> Option<Sample> {
     Some(match w {
         Workload::Set { depth } => timed!(secs, set(c, depth)),
         Workload::Get { depth } => timed!(secs, get(c, depth)),
         Workload::Lrange600 => timed!(secs, lrange(c)),
         Workload::GetBig => timed!(secs, get_big(c)),
-        Workload::Tasks => return None,
+        Workload::Tasks | Workload::Joined => return None,
     })
 }

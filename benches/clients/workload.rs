@@ -31,13 +31,15 @@ pub enum Workload {
     Lrange600,
     /// `GET bench:big` (1 MiB), unpipelined.
     GetBig,
-    /// [`TASKS`] tasks, each awaiting one `GET bench:get16`, on one async client.
+    /// [`TASKS`] tasks spawned on the executor, each awaiting one `GET bench:get16`, on one async client.
     Tasks,
+    /// [`TASKS`] `GET bench:get16` futures polled together in one task (joined, nothing spawned).
+    Joined,
 }
 
 impl Workload {
     /// Every row, in table order.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 11] = [
         Workload::Set { depth: 1 },
         Workload::Get { depth: 1 },
         Workload::Set { depth: 16 },
@@ -46,6 +48,7 @@ impl Workload {
         Workload::Get { depth: 128 },
         Workload::Get { depth: TASKS },
         Workload::Tasks,
+        Workload::Joined,
         Workload::Lrange600,
         Workload::GetBig,
     ];
@@ -59,7 +62,13 @@ impl Workload {
             Workload::Lrange600 => "LRANGE 600 x 16 B".into(),
             Workload::GetBig => "GET 1 MiB".into(),
             Workload::Tasks => format!("GET 16 B, {TASKS} tasks"),
+            Workload::Joined => format!("GET 16 B, {TASKS} joined futures"),
         }
+    }
+
+    /// Only an async client has a form of it (concurrent requests on one client).
+    pub fn is_async_only(self) -> bool {
+        matches!(self, Workload::Tasks | Workload::Joined)
     }
 
     /// The server command the workload runs (for the server's `INFO commandstats` check).
@@ -67,7 +76,7 @@ impl Workload {
         match self {
             Workload::Set { .. } => "set",
             Workload::Lrange600 => "lrange",
-            Workload::Get { .. } | Workload::GetBig | Workload::Tasks => "get",
+            Workload::Get { .. } | Workload::GetBig | Workload::Tasks | Workload::Joined => "get",
         }
     }
 }

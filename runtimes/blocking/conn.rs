@@ -253,7 +253,14 @@ impl Conn {
     }
 
     /// One read straight into the connection's buffer, of up to `read_size` bytes, which then adapts.
+    /// When the core knows the reply needs fewer (the tail of a large bulk string), the read asks for
+    /// that much (at least `MIN_READ`), so no more room than the reply fills is zeroed, and the size
+    /// stays as it was.
     fn read(&mut self) -> io::Result<usize> {
+        let needed = self.conn.bytes_needed();
+        if needed > 0 && needed < self.read_size {
+            return self.read_at_most(needed.max(MIN_READ));
+        }
         let result = self.read_at_most(self.read_size);
         let n = *result.as_ref().unwrap_or(&0);
         if n == self.read_size {
@@ -279,6 +286,13 @@ impl Conn {
     /// server closed it: `CLIENT KILL`, `timeout`, a restart) or bytes the core rejects mean dead. When the
     /// stream has no non-blocking mode the probe cannot tell and says alive.
     pub(crate) fn probe(&mut self) -> bool {
+        // Sockets peek in one system call: nothing waiting (the usual case) is alive, end-of-file dead;
+        // waiting bytes (and streams that cannot peek) take the read below, whose bytes the core judges.
+        match self.stream.peek_nonblocking() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return self.is_reusable(),
+            Ok(0) => return false,
+            _ => {}
+        }
         match self.stream.set_nonblocking(true) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Unsupported => return !self.broken,

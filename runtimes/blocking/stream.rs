@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 /// closed the connection, so it is replaced before a command is written). Without it the probe is
 /// skipped and only the idle health check (`PING`) finds dead connections. A [`PubSub`](super::PubSub)
 /// uses it too, to take what the socket holds while its consumer is behind; without it, a slow consumer
-/// leaves more in the server's output buffer.
+/// leaves more in the server's output buffer. [`peek_nonblocking`](Stream::peek_nonblocking), optional
+/// too, makes the pool's probe one system call (std's sockets have both).
 ///
 /// ```
 /// use redwire::blocking::Stream;
@@ -59,6 +60,9 @@ use std::time::{Duration, Instant};
 ///     fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
 ///         self.inner.set_nonblocking(nonblocking)
 ///     }
+///     fn peek_nonblocking(&mut self) -> io::Result<usize> {
+///         self.inner.peek_nonblocking()
+///     }
 /// }
 /// ```
 pub trait Stream: Read + Write + Send {
@@ -84,6 +88,25 @@ pub trait Stream: Read + Write + Send {
         let _ = nonblocking;
         Err(io::ErrorKind::Unsupported.into())
     }
+
+    /// Looks, without blocking and without consuming anything, at what is waiting to be read: `Ok(0)`
+    /// when the peer closed the stream, `Ok(n)` with `n > 0` when bytes are waiting, an error of kind
+    /// `WouldBlock` when nothing is. The pool's liveness probe calls it at every checkout: one system
+    /// call where [`set_nonblocking`](Stream::set_nonblocking) and a read take three. The default
+    /// returns `ErrorKind::Unsupported`, and the probe uses `set_nonblocking` instead.
+    ///
+    /// # Errors
+    /// `WouldBlock` when nothing is waiting; `Unsupported` when the transport cannot peek; other errors
+    /// (a reset connection) make the probe read the stream, which reports them.
+    fn peek_nonblocking(&mut self) -> io::Result<usize> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// One `recv(MSG_PEEK | MSG_DONTWAIT)` of one byte on a socket.
+fn peek_socket(socket: &impl std::os::fd::AsFd) -> io::Result<usize> {
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+    socket2::SockRef::from(socket).recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT)
 }
 
 impl Stream for TcpStream {
@@ -95,6 +118,9 @@ impl Stream for TcpStream {
     }
     fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
         TcpStream::set_nonblocking(self, nonblocking)
+    }
+    fn peek_nonblocking(&mut self) -> io::Result<usize> {
+        peek_socket(self)
     }
 }
 
@@ -108,6 +134,9 @@ impl Stream for UnixStream {
     fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
         UnixStream::set_nonblocking(self, nonblocking)
     }
+    fn peek_nonblocking(&mut self) -> io::Result<usize> {
+        peek_socket(self)
+    }
 }
 
 impl<S: Stream + ?Sized> Stream for Box<S> {
@@ -119,6 +148,9 @@ impl<S: Stream + ?Sized> Stream for Box<S> {
     }
     fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
         (**self).set_nonblocking(nonblocking)
+    }
+    fn peek_nonblocking(&mut self) -> io::Result<usize> {
+        (**self).peek_nonblocking()
     }
 }
 
@@ -217,5 +249,39 @@ impl Connector for DefaultConnector {
             Address::Unix(_) => Ok(Box::new(DefaultConnector::unix(config)?)),
             _ => Ok(Box::new(DefaultConnector::tcp(config, timeout)?)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// The probe's peek on real sockets: nothing waiting, bytes waiting (and still there afterwards),
+    /// end of stream.
+    #[test]
+    fn sockets_peek_without_blocking_or_consuming() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let err = Stream::peek_nonblocking(&mut client).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+
+        server.write_all(b"+PONG\r\n").unwrap();
+        let mut line = [0u8; 7];
+        client.peek(&mut line).unwrap(); // blocks until the bytes are there
+        assert!(Stream::peek_nonblocking(&mut client).unwrap() > 0);
+        client.read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"+PONG\r\n", "the peek consumed nothing");
+
+        drop(server);
+        assert_eq!(client.read(&mut line).unwrap(), 0);
+        assert_eq!(Stream::peek_nonblocking(&mut client).unwrap(), 0);
+
+        let (mut a, b) = UnixStream::pair().unwrap();
+        assert_eq!(Stream::peek_nonblocking(&mut a).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        drop(b);
+        assert_eq!(Stream::peek_nonblocking(&mut a).unwrap(), 0);
     }
 }

@@ -190,11 +190,15 @@ impl<R: Rt> Wire<R> {
         Poll::Ready(Ok(()))
     }
 
-    /// One read into the connection's buffer; end of stream becomes `handle_eof`.
+    /// One read into the connection's buffer; end of stream becomes `handle_eof`. When the core knows
+    /// the reply needs fewer than `read_size` bytes (the tail of a large bulk string), the read asks for
+    /// that much (at least `MIN_READ`): no more room than the reply fills is zeroed.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let needed = self.conn.bytes_needed();
+        let want = if needed > 0 && needed < self.read_size { needed.max(MIN_READ) } else { self.read_size };
         let buf = self.conn.read_buf();
         let start = buf.len();
-        buf.resize(start + self.read_size, 0);
+        buf.resize(start + want, 0);
         let result = Pin::new(&mut self.io).poll_read(cx, &mut buf[start..]);
         let n = match &result {
             Poll::Ready(Ok(n)) => *n,

@@ -42,7 +42,12 @@ pub(crate) fn timeout_arg(name: &[u8]) -> Option<TimeoutArg> {
     for (u, b) in upper.iter_mut().zip(name) {
         *u = b.to_ascii_uppercase();
     }
-    Some(match &*upper {
+    timeout_arg_upper(upper)
+}
+
+/// [`timeout_arg`] of a name already in upper case.
+pub(crate) fn timeout_arg_upper(upper: &[u8]) -> Option<TimeoutArg> {
+    Some(match upper {
         b"BLPOP" | b"BRPOP" | b"BRPOPLPUSH" | b"BLMOVE" | b"BZPOPMIN" | b"BZPOPMAX" => {
             TimeoutArg::LastSeconds
         }

@@ -5,6 +5,7 @@
 //! this module does I/O: the runtimes send the `Cmd`s it builds and hand back the replies.
 
 pub(crate) mod blocking;
+mod body;
 mod builder;
 mod from_value;
 mod generated;
@@ -26,6 +27,7 @@ pub use shared::refuse_on_shared;
 pub use to_args::ToArgs;
 
 use crate::resp::encoder::{format_i64, format_u64, write_header};
+use body::Body;
 use bytes::{BufMut, BytesMut};
 
 /// One Redis command: a name and its arguments.
@@ -39,15 +41,18 @@ use bytes::{BufMut, BytesMut};
 #[derive(Clone, PartialEq, Eq)]
 #[must_use = "a command does nothing until it is sent"]
 pub struct Cmd {
-    /// The arguments, each encoded as `$<len>\r\n<bytes>\r\n`.
-    body: BytesMut,
+    /// The arguments, each encoded as `$<len>\r\n<bytes>\r\n` (inline while short: building a small
+    /// command allocates nothing).
+    body: Body,
     argc: usize,
+    /// Where the name (the first argument) lies in `body`: read on every send, so not parsed each time.
+    name: (usize, usize),
 }
 
 impl Cmd {
     /// A command with its name as the first argument (`Cmd::new("GET")`, or `Cmd::new("CLIENT").arg("LIST")`).
     pub fn new(name: impl AsRef<[u8]>) -> Cmd {
-        let mut cmd = Cmd { body: BytesMut::with_capacity(64), argc: 0 };
+        let mut cmd = Cmd::empty();
         cmd.push_arg(name.as_ref());
         cmd
     }
@@ -66,10 +71,11 @@ impl Cmd {
 
     /// Appends one raw argument. This is what every [`ToArgs`] implementation ends in.
     pub fn push_arg(&mut self, arg: &[u8]) {
-        write_header(&mut self.body, b'$', arg.len() as i64);
-        self.body.reserve(arg.len() + 2);
-        self.body.put_slice(arg);
-        self.body.put_slice(b"\r\n");
+        self.body.push_bulk(arg);
+        if self.argc == 0 {
+            let end = self.body.len() - 2;
+            self.name = (end - arg.len(), end);
+        }
         self.argc += 1;
     }
 
@@ -92,12 +98,12 @@ impl Cmd {
 
     /// The command name as given (the first argument).
     pub fn name(&self) -> &[u8] {
-        self.args().next().unwrap_or(b"")
+        &self.body.as_slice()[self.name.0..self.name.1]
     }
 
     /// Every argument, the name first.
     pub fn args(&self) -> Args<'_> {
-        Args { rest: &self.body }
+        Args { rest: self.body.as_slice() }
     }
 
     /// The `i`th argument (0 is the name).
@@ -109,7 +115,7 @@ impl Cmd {
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.reserve(self.body.len() + 16);
         write_header(buf, b'*', self.argc as i64);
-        buf.put_slice(&self.body);
+        buf.put_slice(self.body.as_slice());
     }
 
     /// The size of [`Cmd::encode`]'s output, give or take the array header.
@@ -119,12 +125,16 @@ impl Cmd {
 
     /// A command with no arguments at all, not even a name: scratch space for counting arguments.
     pub(crate) fn empty() -> Cmd {
-        Cmd { body: BytesMut::new(), argc: 0 }
+        Cmd { body: Body::new(), argc: 0, name: (0, 0) }
     }
 
     /// Appends every argument of `other` (its name included) after this command's arguments.
     pub(crate) fn append(&mut self, other: &Cmd) {
-        self.body.extend_from_slice(&other.body);
+        if self.argc == 0 {
+            let at = self.body.len();
+            self.name = (at + other.name.0, at + other.name.1);
+        }
+        self.body.extend(&[other.body.as_slice()]);
         self.argc += other.argc;
     }
 }
@@ -148,10 +158,15 @@ pub struct Args<'a> {
 impl<'a> Iterator for Args<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
-        // The body is written only by `Cmd::push_arg`: `$<len>\r\n<bytes>\r\n`, so it parses by construction.
+        // The body is written only by `Cmd::push_arg`: `$<len>\r\n<bytes>\r\n`, so it parses by construction
+        // (digits up to the `\r`). Read on every send (the name, for classification): no str parsing.
         let rest = self.rest.strip_prefix(b"$")?;
-        let nl = memchr::memchr(b'\r', rest)?;
-        let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+        let mut len = 0usize;
+        let mut nl = 0;
+        while let Some(&d) = rest.get(nl).filter(|&&d| d != b'\r') {
+            len = len.checked_mul(10)?.checked_add(usize::from(d.wrapping_sub(b'0')))?;
+            nl += 1;
+        }
         let start = nl + 2;
         let arg = rest.get(start..start + len)?;
         self.rest = &rest[start + len + 2..];

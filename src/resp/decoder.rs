@@ -261,6 +261,28 @@ impl Decoder {
         self.pos > 0
     }
 
+    /// At least how many more bytes must be appended to the buffer (now `buffered` bytes long) before
+    /// the value at its front is complete: exact for a top-level string whose header has arrived (a
+    /// 1 MiB bulk string after its first read), 0 when unknown (nothing started, an aggregate in
+    /// progress, or an error). A hint for sizing the next read; never a reason to allocate that much
+    /// up front, since the length is the peer's claim.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use redwire::resp::Decoder;
+    /// let mut decoder = Decoder::new();
+    /// let mut buf = BytesMut::from(&b"$10\r\nhel"[..]);
+    /// assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+    /// assert_eq!(decoder.bytes_needed(buf.len()), 9); // "lo world" is 7 more bytes, then \r\n
+    /// ```
+    pub fn bytes_needed(&self, buffered: usize) -> usize {
+        if self.stack.is_empty() && self.error.is_none() {
+            self.need.saturating_sub(buffered)
+        } else {
+            0
+        }
+    }
+
     /// Decodes the next value from the front of `buf`.
     ///
     /// Returns `Ok(Some(value))` and removes that value's bytes from the front of `buf`; or `Ok(None)` when

@@ -324,6 +324,27 @@ fn a_long_line_in_small_reads_is_searched_once() {
     assert!(d.bytes_examined() <= input.len() as u64 + 8, "examined {}", d.bytes_examined());
 }
 
+#[test]
+fn bytes_needed_is_exact_for_a_top_level_string_and_zero_when_unknown() {
+    let mut d = Decoder::new();
+    let mut buf = BytesMut::from(&b"$1000\r\n"[..]);
+    assert_eq!(d.decode(&mut buf), Ok(None));
+    assert_eq!(d.bytes_needed(buf.len()), 1002);
+    buf.extend_from_slice(&[b'x'; 600]);
+    assert_eq!(d.decode(&mut buf), Ok(None));
+    assert_eq!(d.bytes_needed(buf.len()), 402);
+    buf.extend_from_slice(&[b'x'; 400]);
+    buf.extend_from_slice(b"\r\n*2\r\n$5000\r\n");
+    assert!(matches!(d.decode(&mut buf), Ok(Some(Value::BulkString(p))) if p.len() == 1000));
+    assert_eq!(d.bytes_needed(buf.len()), 0, "nothing started");
+    assert_eq!(d.decode(&mut buf), Ok(None));
+    assert_eq!(d.bytes_needed(buf.len()), 0, "inside an aggregate the total is unknown");
+    let mut bad = BytesMut::from(&b"?\r\n"[..]);
+    let mut d = Decoder::new();
+    assert!(d.decode(&mut bad).is_err());
+    assert_eq!(d.bytes_needed(bad.len()), 0);
+}
+
 // ---- properties ----
 
 fn arb_bytes() -> impl Strategy<Value = Bytes> {
@@ -415,6 +436,19 @@ proptest! {
         }
         prop_assert_eq!(whole.len(), values.len());
         prop_assert_eq!(chunked, whole);
+    }
+
+    #[test]
+    fn bytes_needed_never_overstates(v in arb_value(), cut in 0usize..200) {
+        // Whatever the prefix, the hint is at most what the value still lacks: a read sized by it never
+        // waits for bytes that are not coming.
+        let mut input = BytesMut::new();
+        v.encode(&mut input);
+        let cut = cut.min(input.len() - 1);
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::from(&input[..cut]);
+        prop_assert_eq!(d.decode(&mut buf).unwrap(), None);
+        prop_assert!(d.bytes_needed(buf.len()) <= input.len() - cut);
     }
 
     #[test]

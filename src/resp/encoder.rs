@@ -25,14 +25,37 @@ pub fn encode_command<A: AsRef<[u8]>>(buf: &mut BytesMut, args: &[A]) {
     }
 }
 
-/// Writes `<prefix><n>\r\n`.
+/// Writes `<prefix><n>\r\n`. A command's array header (`*3\r\n`) almost always has one digit: four
+/// bytes, appended as one fixed-size copy.
+#[inline]
 pub(crate) fn write_header(buf: &mut BytesMut, prefix: u8, n: i64) {
-    let mut digits = [0u8; 21];
-    let s = format_i64(n, &mut digits);
-    buf.reserve(s.len() + 3);
-    buf.put_u8(prefix);
-    buf.put_slice(s);
-    buf.put_slice(b"\r\n");
+    match u8::try_from(n) {
+        Ok(d @ 0..=9) => buf.extend_from_slice(&[prefix, b'0' + d, b'\r', b'\n']),
+        _ => buf.extend_from_slice(Header::new(prefix, n).as_bytes()),
+    }
+}
+
+/// `<prefix><n>\r\n`, formatted on the stack, to be appended in one copy (headers are written twice per
+/// argument).
+pub(crate) struct Header {
+    line: [u8; 24],
+    start: usize,
+}
+
+impl Header {
+    pub(crate) fn new(prefix: u8, n: i64) -> Header {
+        let mut line = [0u8; 24];
+        let digits = format_i64(n, (&mut line[..21]).try_into().expect("21 bytes")).len();
+        let start = 21 - digits - 1;
+        line[start] = prefix;
+        line[21] = b'\r';
+        line[22] = b'\n';
+        Header { line, start }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.line[self.start..23]
+    }
 }
 
 /// Formats `n` in decimal into the end of `out` and returns the digits, without `format!`.

@@ -42,6 +42,13 @@ pub trait ReplyParser {
     ///
     /// When the bytes are not valid RESP.
     fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Output>, Self::Error>;
+
+    /// At least how many more bytes `buf` needs before the next `parse` can return a value; 0 when the
+    /// parser cannot tell (the default). See [`Decoder::bytes_needed`].
+    fn bytes_needed(&self, buf: &BytesMut) -> usize {
+        let _ = buf;
+        0
+    }
 }
 
 impl ReplyParser for Decoder {
@@ -49,5 +56,8 @@ impl ReplyParser for Decoder {
     type Error = DecodeError;
     fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, DecodeError> {
         self.decode(buf)
+    }
+    fn bytes_needed(&self, buf: &BytesMut) -> usize {
+        Decoder::bytes_needed(self, buf.len())
     }
 }

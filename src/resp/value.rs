@@ -81,11 +81,14 @@ impl Value {
     }
 
     /// The value without any [`Value::Attribute`] wrapper.
+    #[inline]
     pub fn strip_attributes(self) -> Value {
-        match self {
-            Value::Attribute { value, .. } => value.strip_attributes(),
-            v => v,
+        // A loop, not recursion: small enough to inline into every conversion of every element.
+        let mut v = self;
+        while let Value::Attribute { value, .. } = v {
+            v = *value;
         }
+        v
     }
 
     /// A short name of the variant, for error messages (`"bulk string"`, `"map"`, ...).
