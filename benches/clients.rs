@@ -54,9 +54,8 @@ mod table;
 #[path = "clients/workload.rs"]
 mod workload;
 
-use redwire::resp::Value;
 use std::time::Duration;
-use support::{RawClient, Server};
+use support::Server;
 use workload::Workload;
 
 /// A column of the table.
@@ -153,18 +152,6 @@ impl Clients {
     }
 }
 
-/// `calls` of `command` in the server's `INFO commandstats`.
-fn server_calls(raw: &mut RawClient, command: &str) -> u64 {
-    let Value::BulkString(info) = raw.cmd(&[b"INFO", b"commandstats"]) else {
-        panic!("INFO is a bulk string")
-    };
-    let info = String::from_utf8_lossy(&info).into_owned();
-    let prefix = format!("cmdstat_{command}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |rest| rest.split(',').next().and_then(|n| n.parse().ok()).expect("a call count"))
-}
-
 /// A filter selects the workload of exactly its name, else every workload whose name contains it.
 fn selects(filter: &str, w: Workload) -> bool {
     let name = w.name().to_lowercase();
@@ -251,9 +238,9 @@ fn main() {
     for round in 0..rounds {
         for &w in &workloads {
             for &p in &peers {
-                let before = server_calls(&mut raw, w.command());
+                let before = raw.calls(w.command());
                 let Some(sample) = clients.run(p, w, secs) else { continue };
-                let after = server_calls(&mut raw, w.command());
+                let after = raw.calls(w.command());
                 assert_eq!(
                     after - before,
                     sample.sent,

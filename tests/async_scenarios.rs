@@ -111,43 +111,17 @@ macro_rules! async_runtime {
                 $block_on(c.pubsub())
             }
 
-            fn subscribe(
-                p: &mut Self::PubSub,
-                channels: &[&str],
-                patterns: &[&str],
-                shard_channels: &[&str],
-            ) -> redwire::Result<()> {
+            fn change(p: &mut Self::PubSub, command: &str, names: &[&str]) -> redwire::Result<()> {
                 $block_on(async {
-                    if !channels.is_empty() {
-                        p.subscribe(channels).await?;
+                    match command {
+                        "SUBSCRIBE" => p.subscribe(names).await,
+                        "PSUBSCRIBE" => p.psubscribe(names).await,
+                        "SSUBSCRIBE" => p.ssubscribe(names).await,
+                        "UNSUBSCRIBE" => p.unsubscribe(names).await,
+                        "PUNSUBSCRIBE" => p.punsubscribe(names).await,
+                        "SUNSUBSCRIBE" => p.sunsubscribe(names).await,
+                        other => panic!("not a subscription command: {other}"),
                     }
-                    if !patterns.is_empty() {
-                        p.psubscribe(patterns).await?;
-                    }
-                    if !shard_channels.is_empty() {
-                        p.ssubscribe(shard_channels).await?;
-                    }
-                    Ok(())
-                })
-            }
-
-            fn unsubscribe(
-                p: &mut Self::PubSub,
-                channels: &[&str],
-                patterns: &[&str],
-                shard_channels: &[&str],
-            ) -> redwire::Result<()> {
-                $block_on(async {
-                    if !channels.is_empty() {
-                        p.unsubscribe(channels).await?;
-                    }
-                    if !patterns.is_empty() {
-                        p.punsubscribe(patterns).await?;
-                    }
-                    if !shard_channels.is_empty() {
-                        p.sunsubscribe(shard_channels).await?;
-                    }
-                    Ok(())
                 })
             }
 

@@ -6,7 +6,6 @@
 mod blocking_common;
 mod support;
 
-use blocking_common::calls;
 use redwire::blocking::{Client, DefaultConnector, Message, Pool, PubSubEvent, Stream};
 use redwire::cmd::{self, Commands, PipelineCommands, Script};
 use redwire::config::Tracking;
@@ -140,10 +139,10 @@ fn pipelines_typed_raw_and_refused() {
 
     // A command a pooled connection must not run is refused at execute, and nothing is sent.
     let mut raw = server.raw();
-    let before = calls(&mut raw, "set");
+    let before = raw.calls("set");
     let err = client.pipeline().set("x", 1).queue(Cmd::new("SELECT").arg(1)).execute::<()>().unwrap_err();
     assert!(matches!(&err, Error::Usage(m) if m.contains("command 2 of the pipeline")), "{err}");
-    assert_eq!(calls(&mut raw, "set"), before);
+    assert_eq!(raw.calls("set"), before);
 }
 
 #[test]
@@ -193,11 +192,11 @@ fn manual_watch_flow_and_dropping_a_watching_transaction() {
     tx.reset();
 
     // Dropped while watching: UNWATCH is sent and the connection goes back to the pool.
-    let unwatch_before = calls(&mut raw, "unwatch");
+    let unwatch_before = raw.calls("unwatch");
     let stats_before = client.pool().stats();
     let tx = client.watch(["acct", "other"]).unwrap();
     drop(tx);
-    assert_eq!(calls(&mut raw, "unwatch"), unwatch_before + 1);
+    assert_eq!(raw.calls("unwatch"), unwatch_before + 1);
     let stats = client.pool().stats();
     assert_eq!((stats.in_use, stats.discarded), (0, stats_before.discarded), "{stats:?}");
     assert_eq!(stats.idle, stats_before.idle.max(1));
@@ -219,7 +218,7 @@ fn manual_watch_flow_and_dropping_a_watching_transaction() {
         })
         .unwrap_err();
     assert_eq!(err.server_code(), Some("WRONGTYPE"));
-    assert_eq!(calls(&mut raw, "unwatch"), unwatch_before + 2);
+    assert_eq!(raw.calls("unwatch"), unwatch_before + 2);
 }
 
 #[test]
@@ -263,9 +262,9 @@ fn scripts_fall_back_to_eval_on_noscript() {
     let add = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
     let _: () = client.run(cmd::script_flush()).unwrap();
     assert_eq!(client.invoke::<i64>(&add.call().key("c").arg(5)).unwrap(), 5);
-    assert_eq!(calls(&mut raw, "eval"), 1, "NOSCRIPT, so the source was sent once");
+    assert_eq!(raw.calls("eval"), 1, "NOSCRIPT, so the source was sent once");
     assert_eq!(client.invoke::<i64>(&add.call().key("c").arg(2)).unwrap(), 7);
-    assert_eq!(calls(&mut raw, "eval"), 1, "cached by the EVAL: EVALSHA suffices");
+    assert_eq!(raw.calls("eval"), 1, "cached by the EVAL: EVALSHA suffices");
     let broken = Script::new("return redis.call('NO-SUCH-COMMAND')");
     assert!(matches!(client.invoke::<()>(&broken.call()), Err(Error::Server(_))));
 }

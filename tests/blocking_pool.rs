@@ -7,7 +7,7 @@
 mod blocking_common;
 mod support;
 
-use blocking_common::{calls, normal_clients};
+use blocking_common::normal_clients;
 use redwire::blocking::{Client, Pool};
 use redwire::cmd::Commands;
 use redwire::resp::Value;
@@ -80,7 +80,7 @@ fn a_connection_the_server_closed_is_replaced_before_a_command_is_written() {
         assert_eq!(raw.cmd_str(&["CLIENT", "KILL", "ID", &id.to_string()]), Value::Integer(1));
         assert_eq!(client.incr::<i64>("counter").unwrap(), incrs + 1);
         incrs += 1;
-        assert_eq!(calls(&mut raw, "incr"), incrs as u64, "the INCR ran exactly once");
+        assert_eq!(raw.calls("incr"), incrs as u64, "the INCR ran exactly once");
         let stats = client.pool().stats();
         assert_eq!((stats.created, stats.discarded), (2, 1), "{url}: {stats:?}");
 
@@ -92,7 +92,7 @@ fn a_connection_the_server_closed_is_replaced_before_a_command_is_written() {
         assert_eq!(killed, Value::Integer(3));
         assert_eq!(client.incr::<i64>("counter").unwrap(), incrs + 1);
         incrs += 1;
-        assert_eq!(calls(&mut raw, "incr"), incrs as u64);
+        assert_eq!(raw.calls("incr"), incrs as u64);
         let stats = client.pool().stats();
         assert_eq!((stats.discarded, stats.idle, stats.in_use), (4, 1, 0), "{url}: {stats:?}");
     }
@@ -148,25 +148,21 @@ fn a_checkout_gives_up_with_pool_exhausted() {
 fn idle_connections_are_pinged_past_the_threshold() {
     let server = Server::start();
     let mut raw = server.raw();
-    let base = calls(&mut raw, "ping"); // the harness pinged the server while starting it
+    let base = raw.calls("ping"); // the harness pinged the server while starting it
     let always = Client::with_pool(pool(&server.url()).health_check_after(Duration::ZERO).build());
     for _ in 0..3 {
         let _: i64 = always.incr("n").unwrap();
     }
-    assert_eq!(
-        calls(&mut raw, "ping") - base,
-        2,
-        "the first checkout opened a connection; the next two pinged it"
-    );
+    assert_eq!(raw.calls("ping") - base, 2, "the first checkout opened a connection; the next two pinged it");
 
     let later =
         Client::with_pool(pool(&server.unix_url()).health_check_after(Duration::from_millis(100)).build());
     let _: i64 = later.incr("n").unwrap();
     let _: i64 = later.incr("n").unwrap();
-    assert_eq!(calls(&mut raw, "ping") - base, 2, "not idle long enough");
+    assert_eq!(raw.calls("ping") - base, 2, "not idle long enough");
     std::thread::sleep(Duration::from_millis(150));
     let _: i64 = later.incr("n").unwrap();
-    assert_eq!(calls(&mut raw, "ping") - base, 3);
+    assert_eq!(raw.calls("ping") - base, 3);
     assert_eq!(later.pool().stats().discarded, 0);
 }
 

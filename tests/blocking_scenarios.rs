@@ -79,40 +79,16 @@ impl scenarios::Runtime for Blocking {
         c.pubsub()
     }
 
-    fn subscribe(
-        p: &mut PubSub,
-        channels: &[&str],
-        patterns: &[&str],
-        shard_channels: &[&str],
-    ) -> Result<()> {
-        if !channels.is_empty() {
-            p.subscribe(channels)?;
+    fn change(p: &mut PubSub, command: &str, names: &[&str]) -> Result<()> {
+        match command {
+            "SUBSCRIBE" => p.subscribe(names),
+            "PSUBSCRIBE" => p.psubscribe(names),
+            "SSUBSCRIBE" => p.ssubscribe(names),
+            "UNSUBSCRIBE" => p.unsubscribe(names),
+            "PUNSUBSCRIBE" => p.punsubscribe(names),
+            "SUNSUBSCRIBE" => p.sunsubscribe(names),
+            other => panic!("not a subscription command: {other}"),
         }
-        if !patterns.is_empty() {
-            p.psubscribe(patterns)?;
-        }
-        if !shard_channels.is_empty() {
-            p.ssubscribe(shard_channels)?;
-        }
-        Ok(())
-    }
-
-    fn unsubscribe(
-        p: &mut PubSub,
-        channels: &[&str],
-        patterns: &[&str],
-        shard_channels: &[&str],
-    ) -> Result<()> {
-        if !channels.is_empty() {
-            p.unsubscribe(channels)?;
-        }
-        if !patterns.is_empty() {
-            p.punsubscribe(patterns)?;
-        }
-        if !shard_channels.is_empty() {
-            p.sunsubscribe(shard_channels)?;
-        }
-        Ok(())
     }
 
     fn next_event(p: &mut PubSub, timeout: Duration) -> Result<Option<PubSubItem>> {

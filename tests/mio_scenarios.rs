@@ -508,26 +508,8 @@ impl scenarios::Runtime for Mio {
         PubSub::open(c.0.clone())
     }
 
-    fn subscribe(
-        p: &mut PubSub,
-        channels: &[&str],
-        patterns: &[&str],
-        shard_channels: &[&str],
-    ) -> Result<()> {
-        p.change("SUBSCRIBE", channels)?;
-        p.change("PSUBSCRIBE", patterns)?;
-        p.change("SSUBSCRIBE", shard_channels)
-    }
-
-    fn unsubscribe(
-        p: &mut PubSub,
-        channels: &[&str],
-        patterns: &[&str],
-        shard_channels: &[&str],
-    ) -> Result<()> {
-        p.change("UNSUBSCRIBE", channels)?;
-        p.change("PUNSUBSCRIBE", patterns)?;
-        p.change("SUNSUBSCRIBE", shard_channels)
+    fn change(p: &mut PubSub, command: &str, names: &[&str]) -> Result<()> {
+        p.change(command, names)
     }
 
     /// The order of the core's `Inbox`: file what was decoded, take what the socket has when a read is

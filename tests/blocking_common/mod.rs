@@ -1,21 +1,9 @@
-//! Helpers shared by the blocking runtime's own tests (`tests/blocking_*.rs`): reading the server's
-//! command counters, so a test can prove what was (and was not) sent.
+//! Helpers shared by the blocking runtime's own tests (`tests/blocking_*.rs`): counting the server's
+//! clients. (Its command counters are `RawClient::calls`.)
 #![allow(dead_code)]
 
 use crate::support::RawClient;
 use redwire::resp::Value;
-
-/// `calls=` of `cmdstat_<name>` in `INFO commandstats` (0 when the command never ran).
-pub fn calls(raw: &mut RawClient, name: &str) -> u64 {
-    let info = match raw.cmd_str(&["INFO", "commandstats"]) {
-        Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO answered {other:?}"),
-    };
-    let prefix = format!("cmdstat_{name}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |rest| rest.split(',').next().expect("split yields one item").parse().expect("a count"))
-}
 
 /// How many normal (non-pub/sub) clients the server has, not counting `raw` itself.
 pub fn normal_clients(raw: &mut RawClient) -> usize {

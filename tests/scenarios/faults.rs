@@ -4,36 +4,11 @@
 
 use super::*;
 use crate::support::fault::{Direction, FaultProxy, Split};
-use crate::support::{RawClient, Server};
+use crate::support::Server;
 use redwire::resp::Value;
 use redwire::{Cmd, Error};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// `field:value` of `INFO <section>`, as a number.
-pub(super) fn info_number(raw: &mut RawClient, section: &str, field: &str) -> u64 {
-    let info = match raw.cmd_str(&["INFO", section]) {
-        Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO answered {other:?}"),
-    };
-    let prefix = format!("{field}:");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {info}"))
-}
-
-/// `calls=` of `cmdstat_<name>` in `INFO commandstats` (0 when the command never ran).
-pub(super) fn calls(raw: &mut RawClient, name: &str) -> u64 {
-    let info = match raw.cmd_str(&["INFO", "commandstats"]) {
-        Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO answered {other:?}"),
-    };
-    let prefix = format!("cmdstat_{name}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |rest| rest.split(',').next().and_then(|n| n.parse().ok()).expect("a call count"))
-}
 
 /// A failure a dead connection may cause: the connection's error, never a wrong reply.
 fn is_connection_error(e: &Error) -> bool {
@@ -163,57 +138,35 @@ pub fn a_connection_cut_during_multi_exec_never_reports_success<R: Runtime>(url:
     };
     assert_eq!(raw.cmd_str(&["SET", "marker", "m"]), Value::SimpleString("OK".into()));
 
+    // Cuts: on the way to the server after MULTI and the SET (EXEC never arrives: nothing commits), and
+    // on the way back inside the EXEC reply, after +OK, +QUEUED twice and 3 bytes of the array (the
+    // server committed; the client must not say so).
+    let cuts =
+        [(Direction::ToServer, MULTI_BYTES + set_bytes, "100"), (Direction::ToClient, 5 + 9 + 9 + 3, "201")];
     for watched in [false, true] {
-        // Cut on the way to the server after MULTI and the SET: EXEC never arrives, nothing commits.
-        assert_eq!(raw.cmd_str(&["SET", "acct", "100"]), Value::SimpleString("OK".into()));
-        let arm = || {
-            proxy.cut_after(Direction::ToServer, MULTI_BYTES + set_bytes);
-        };
-        let result = if watched {
-            R::transaction(&c, &["acct"], 1, &mut |read| {
-                read(cmd(&["GET", "acct"]))?;
+        for (direction, after, committed) in cuts {
+            assert_eq!(raw.cmd_str(&["SET", "acct", "100"]), Value::SimpleString("OK".into()));
+            let arm = || {
+                proxy.cut_after(direction, after);
+            };
+            let queued = vec![set.clone(), cmd(&["INCR", "acct"])];
+            let result = if watched {
+                R::transaction(&c, &["acct"], 1, &mut |read| {
+                    read(cmd(&["GET", "acct"]))?;
+                    arm();
+                    Ok(queued.clone())
+                })
+                .map(|(v, _)| v)
+            } else {
                 arm();
-                Ok(vec![set.clone(), cmd(&["INCR", "acct"])])
-            })
-            .map(|(v, _)| v)
-        } else {
-            arm();
-            R::pipeline(&c, vec![set.clone(), cmd(&["INCR", "acct"])], true)
-        };
-        assert!(
-            result.as_ref().is_err_and(is_connection_error),
-            "[{}] watched={watched}: {result:?}",
-            R::NAME
-        );
-        assert_eq!(raw.cmd_str(&["GET", "acct"]), bulk("100"), "[{}] an aborted MULTI committed", R::NAME);
-        proxy.clear();
-        next_users_see_a_clean_connection();
-
-        // Cut on the way back inside the EXEC reply: the server committed, the client must not say so.
-        assert_eq!(raw.cmd_str(&["SET", "acct", "100"]), Value::SimpleString("OK".into()));
-        // +OK for MULTI, +QUEUED twice, then 3 bytes of the EXEC array.
-        let arm = || {
-            proxy.cut_after(Direction::ToClient, 5 + 9 + 9 + 3);
-        };
-        let result = if watched {
-            R::transaction(&c, &["acct"], 1, &mut |read| {
-                read(cmd(&["GET", "acct"]))?;
-                arm();
-                Ok(vec![set.clone(), cmd(&["INCR", "acct"])])
-            })
-            .map(|(v, _)| v)
-        } else {
-            arm();
-            R::pipeline(&c, vec![set.clone(), cmd(&["INCR", "acct"])], true)
-        };
-        assert!(
-            result.as_ref().is_err_and(is_connection_error),
-            "[{}] watched={watched}: {result:?}",
-            R::NAME
-        );
-        assert_eq!(raw.cmd_str(&["GET", "acct"]), bulk("201"), "[{}] the server committed", R::NAME);
-        proxy.clear();
-        next_users_see_a_clean_connection();
+                R::pipeline(&c, queued, true)
+            };
+            let what = format!("[{}] watched={watched}, cut {direction:?} after {after} bytes", R::NAME);
+            assert!(result.as_ref().is_err_and(is_connection_error), "{what}: {result:?}");
+            assert_eq!(raw.cmd_str(&["GET", "acct"]), bulk(committed), "{what}");
+            proxy.clear();
+            next_users_see_a_clean_connection();
+        }
     }
     // And a transaction commits through the same client afterwards.
     let (values, attempts) =
@@ -280,7 +233,7 @@ pub fn a_restart_under_idle_pooled_connections_never_sends_a_write_twice<R: Runt
         assert_eq!(t.join().unwrap().unwrap(), Value::Null);
     }
     let mut raw = server.raw();
-    let before = info_number(&mut raw, "clients", "connected_clients");
+    let before = raw.info_number("clients", "connected_clients");
     assert!(before >= 3, "[{}] only {before} connections after ten parallel BLPOPs", R::NAME);
     drop(raw);
 
@@ -312,7 +265,7 @@ pub fn a_restart_under_idle_pooled_connections_never_sends_a_write_twice<R: Runt
         "[{}] {ok} INCRs succeeded, the counter is {counter}",
         R::NAME
     );
-    assert_eq!(calls(&mut raw, "incr"), counter, "[{}] every INCR the server ran counted once", R::NAME);
+    assert_eq!(raw.calls("incr"), counter, "[{}] every INCR the server ran counted once", R::NAME);
 }
 
 /// How long the load scenario runs: `REDWIRE_LOAD_SECS` (default 30) over TCP in RESP3, a sixth of
@@ -358,7 +311,7 @@ fn load_with_client_kill_every_second_here<R: Runtime>(url: &str, server: &mut S
             let mut next_kill = Instant::now() + Duration::from_secs(1);
             while !stop.load(Ordering::SeqCst) {
                 // The harness's own connection counts once.
-                most = most.max(info_number(&mut raw, "clients", "connected_clients").saturating_sub(1));
+                most = most.max(raw.info_number("clients", "connected_clients").saturating_sub(1));
                 if Instant::now() >= next_kill {
                     match raw.cmd_str(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]) {
                         Value::Integer(n) => killed += n,

@@ -102,6 +102,10 @@ pub trait Runtime: 'static {
     ) -> Result<(Vec<Value>, u32)>;
     /// A dedicated pub/sub connection.
     fn pubsub(c: &Self::Client) -> Result<Self::PubSub>;
+    /// Sends one subscription command (`SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE` or their `UN` forms) for
+    /// `names` (not empty) and returns once the server confirmed it.
+    fn change(p: &mut Self::PubSub, command: &str, names: &[&str]) -> Result<()>;
+
     /// Subscribes to every channel, pattern and shard channel given (empty lists send nothing) and returns
     /// once the server confirmed them all.
     fn subscribe(
@@ -109,14 +113,34 @@ pub trait Runtime: 'static {
         channels: &[&str],
         patterns: &[&str],
         shard_channels: &[&str],
-    ) -> Result<()>;
+    ) -> Result<()> {
+        for (command, names) in
+            [("SUBSCRIBE", channels), ("PSUBSCRIBE", patterns), ("SSUBSCRIBE", shard_channels)]
+        {
+            if !names.is_empty() {
+                Self::change(p, command, names)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Unsubscribes from those given (empty lists send nothing), once confirmed.
     fn unsubscribe(
         p: &mut Self::PubSub,
         channels: &[&str],
         patterns: &[&str],
         shard_channels: &[&str],
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let changes =
+            [("UNSUBSCRIBE", channels), ("PUNSUBSCRIBE", patterns), ("SUNSUBSCRIBE", shard_channels)];
+        for (command, names) in changes {
+            if !names.is_empty() {
+                Self::change(p, command, names)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The next pub/sub event, or None after `timeout`. An overflow under [`Overflow::Error`] is
     /// `Err(Error::PubSubOverflow)`.
     ///

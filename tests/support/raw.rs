@@ -92,6 +92,34 @@ impl RawClient {
         self.cmd(&args)
     }
 
+    /// `INFO section` as text; panics when the reply is not a bulk string.
+    pub fn info(&mut self, section: &str) -> String {
+        match self.cmd_str(&["INFO", section]) {
+            Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("INFO {section} answered {other:?}"),
+        }
+    }
+
+    /// The number `field:` of `INFO section` (`connected_clients` of `clients`); panics when it is missing.
+    pub fn info_number(&mut self, section: &str, field: &str) -> u64 {
+        let info = self.info(section);
+        let prefix = format!("{field}:");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no number {field} in INFO {section}: {info}"))
+    }
+
+    /// `calls=` of `cmdstat_<name>` in `INFO commandstats`: how many times the server ran the command
+    /// (0 when it never did), to prove what a client sent, and that it sent it once.
+    pub fn calls(&mut self, name: &str) -> u64 {
+        let info = self.info("commandstats");
+        let prefix = format!("cmdstat_{}:calls=", name.to_ascii_lowercase());
+        info.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map_or(0, |rest| rest.split(',').next().and_then(|n| n.parse().ok()).expect("a call count"))
+    }
+
     /// Writes one command without reading its reply (pipelining: call [`RawClient::read`] later, once per
     /// command, in order).
     pub fn send(&mut self, args: &[&[u8]]) {
