@@ -6,13 +6,14 @@
 //! ```
 //!
 //! Commands with typed replies, a pipeline, a WATCH transaction retried under contention, pub/sub between
-//! threads, and the same reply in RESP2 and RESP3. `redwire::blocking::Client` drives the sans-IO core
+//! threads, the same reply in RESP2 and RESP3, and client-side caching's invalidations. `redwire::blocking::Client` drives the sans-IO core
 //! over std sockets with a connection pool; this file only owns the throwaway server.
 
-use redwire::blocking::{Client, PubSubEvent};
+use redwire::blocking::{Client, Pool, PubSubEvent};
 use redwire::cmd::{self, Commands, PipelineCommands};
+use redwire::config::Tracking;
 use redwire::resp::Value;
-use redwire::{Cmd, Error, FromValue};
+use redwire::{Cmd, Config, Error, FromValue};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -159,6 +160,18 @@ fn tour() -> Result<()> {
         let hash = c.exec(&Cmd::new("HGETALL").arg(KEYS[3]))?;
         let typed: f64 = c.zscore(KEYS[4], "ada")?;
         println!("   RESP{protocol}: ZSCORE is {}, HGETALL is {}; as f64: {typed}", kind(&raw), kind(&hash));
+    }
+
+    section("6. Client-side caching: the server says when a value you read changes");
+    let (tx, invalidations) = std::sync::mpsc::channel();
+    let config = Config::from_url(&with_param(&url, "protocol", "3"))?.with_tracking(Tracking::new());
+    let cached =
+        Client::with_pool(Pool::builder(config).push_handler(move |push| drop(tx.send(push))).build());
+    let greeting: String = cached.get(KEYS[0])?; // the server tracks this key for `cached` now
+    let _: () = client.set(KEYS[0], "hello again")?; // another client changes it
+    let _: String = cached.get(KEYS[0])?; // the invalidation is read before this reply
+    for push in invalidations.try_iter() {
+        println!("   read {greeting:?}, then the push handler got {push:?}");
     }
 
     section("Cleaning up");
